@@ -1,0 +1,68 @@
+// The plain data of the capability model, shared by every part of Substrate. No behaviour here.
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
+
+export type Access = 'r' | 'rw';
+export type Language = 'js' | 'ts';
+export type Role = 'operator' | 'agent' | 'client';
+
+/** One gate test of a manifest. `state` seeds the capability's own namespace on throwaway state;
+ *  `sharedState` seeds granted shared namespaces. `expectError` expects a typed error instead. */
+export interface TestCase {
+  name: string;
+  input: Json;
+  expect?: Json;
+  expectError?: { type: string; message?: string };
+  state?: { [key: string]: Json };
+  sharedState?: { [namespace: string]: { [key: string]: Json } };
+}
+
+/** A manifest after validation, with every default filled in. */
+export interface Manifest {
+  name: string;
+  version: string;
+  description: string;
+  inputSchema?: JsonObject;
+  outputSchema?: JsonObject;
+  dependencies: { [name: string]: string };
+  state: { shared: { [namespace: string]: Access } };
+  limits: { timeoutMs: number; memoryMb: number };
+  tests: TestCase[];
+}
+
+/** One immutable version as stored. `compiled` is the JavaScript module the sandbox runs. */
+export interface VersionRecord {
+  name: string;
+  version: string;
+  hash: string;
+  manifest: Manifest;
+  source: string;
+  language: Language;
+  compiled: string;
+  hasMigrate: boolean;
+  createdAt: number;
+  principal: string;
+}
+
+/** Who is acting: a token's principal, or the local process itself. */
+export interface Principal {
+  id: string;
+  name: string;
+  role: Role;
+}
+
+export const LOCAL_OPERATOR: Principal = { id: 'local', name: 'local', role: 'operator' };
+
+/** Kernel-wide limits of the contract. */
+export const KERNEL_LIMITS = {
+  maxDepth: 16,
+  maxPayloadBytes: 1024 * 1024,
+  maxStateValueBytes: 1024 * 1024,
+  maxStateKeyBytes: 512,
+  defaultTimeoutMs: 5000,
+  maxTimeoutMs: 60_000,
+  defaultMemoryMb: 64,
+  maxMemoryMb: 512,
+  maxConflictReruns: 5,
+} as const;

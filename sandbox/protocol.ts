@@ -1,0 +1,90 @@
+// The messages between the kernel process and a sandbox worker process, and the shape of one run.
+// The kernel never runs capability code; it sends a RunSpec to a worker, which runs the whole call
+// tree (root and every nested ctx.call) inside its own isolates and answers with a RunResult that
+// carries the tree's state transaction for the kernel to commit.
+
+import type { WireError } from '../capabilities/errors.ts';
+import type { Json, Manifest } from '../capabilities/types.ts';
+
+/** For each version hash in a call tree: its dependency names resolved to version hashes, as the
+ *  generation the root started on (or the candidate graph of a gate) resolves them. Only the
+ *  closure reachable from the root is sent. A dependency missing from the map is unsatisfied. */
+export type Links = { [hash: string]: { [depName: string]: string } };
+
+/** Where a run's state reads come from. `live` reads the store (read-only connection of the
+ *  worker); `scratch` starts from the seed (gate tests: throwaway state). Writes are never applied
+ *  by the worker: they come back in the TxnRecord. Namespace names: a capability's own namespace is
+ *  its name, a shared one is `shared:NAME`. */
+export type StateMode =
+  | { mode: 'live' }
+  | { mode: 'scratch'; seed: { [namespace: string]: { [key: string]: Json } } };
+
+export interface RunSpec {
+  /** Version hash of the root capability. */
+  root: string;
+  /** `default` runs the default export with `input`; `migrate` runs `migrate(ctx, from)` where
+   *  `input` is `{ from: string | null }` (the previous current version, if any). */
+  entry: 'default' | 'migrate';
+  input: Json;
+  invocationId: string;
+  generation: number;
+  links: Links;
+  state: StateMode;
+  /** Absolute deadline (epoch ms). Default: now + the root manifest's limits.timeoutMs. */
+  deadline?: number;
+}
+
+/** Everything a transaction read and wrote. Versions are the store's per-key version numbers
+ *  (0 = the key was absent); `nsReads` records list() calls, validated by namespace version. */
+export interface TxnRecord {
+  reads: Array<[namespace: string, key: string, version: number]>;
+  nsReads: Array<[namespace: string, version: number]>;
+  /** JSON text of the new value, or null for a delete. In the order of last write per key. */
+  writes: Array<[namespace: string, key: string, value: string | null]>;
+}
+
+export type RunResult =
+  | { ok: true; output: Json; durationMs: number; txn: TxnRecord }
+  | { ok: false; error: WireError; durationMs: number };
+
+/** What the kernel hands a worker that asks for a version it has not seen. Content-addressed:
+ *  a worker may cache it by hash forever. */
+export interface VersionPayload {
+  hash: string;
+  name: string;
+  version: string;
+  manifest: Manifest;
+  compiled: string;
+}
+
+export interface Inspection {
+  manifest: Json | undefined;
+  hasDefault: boolean;
+  hasMigrate: boolean;
+}
+
+export interface LogEntry {
+  invocationId: string;
+  name: string;
+  version: string;
+  level: 'log' | 'info' | 'warn' | 'error' | 'debug';
+  message: string;
+  at: number;
+}
+
+// ---- wire messages (process.send); several may be batched into one array per tick ----
+
+export type ToWorker =
+  | { t: 'run'; id: number; spec: RunSpec }
+  | { t: 'inspect'; id: number; code: string }
+  | { t: 'version'; hash: string; payload: VersionPayload | null }
+  | { t: 'retire'; hashes: string[] }
+  | { t: 'shutdown' };
+
+export type FromWorker =
+  | { t: 'ready'; pid: number }
+  | { t: 'done'; id: number; result: RunResult; rss: number }
+  | { t: 'inspected'; id: number; ok: true; inspection: Inspection }
+  | { t: 'inspected'; id: number; ok: false; error: WireError }
+  | { t: 'need'; hash: string }
+  | { t: 'log'; entries: LogEntry[] };

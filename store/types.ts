@@ -1,0 +1,103 @@
+// The store's public surface: what the kernel (read-write, the only writer) and the sandbox workers
+// (read-only, state reads only) may ask of the SQLite file. Implemented by Store in store/store.ts.
+
+import type { Json, Principal, Role, VersionRecord } from '../capabilities/types.ts';
+import type { TxnRecord } from '../sandbox/protocol.ts';
+
+export interface CapabilityRow {
+  name: string;
+  ownerId: string;
+  ownerName: string;
+  /** Hash of the current version, or null (uploaded but never activated, or removed). */
+  current: string | null;
+  createdAt: number;
+}
+
+export interface VersionMeta {
+  name: string;
+  version: string;
+  hash: string;
+  dependencies: { [name: string]: string };
+  createdAt: number;
+}
+
+export interface JournalEntry {
+  generation: number;
+  at: number;
+  principal: string;
+  changes: Json;
+  gates: Json;
+}
+
+export interface StateEntry {
+  key: string;
+  value: Json;
+  version: number;
+}
+
+export interface TokenRow {
+  id: string;
+  name: string;
+  role: Role;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+/** One committed change to the set of current versions. Applied in ONE SQLite transaction:
+ *  insert `newVersions` (and capability rows for names seen first, owned by `principal`), set each
+ *  pointer in `setCurrent` (null = removed), bump the generation by one (only when `bumpGeneration`),
+ *  append a journal row, and apply `state` (migration writes; validated like an invocation's
+ *  transaction). Returns the new generation, or 'conflict' when `state` reads are stale (nothing
+ *  is written then). */
+export interface CommitInput {
+  principal: Principal;
+  newVersions: VersionRecord[];
+  setCurrent: Array<{ name: string; hash: string | null }>;
+  bumpGeneration: boolean;
+  changes: Json;
+  gates: Json;
+  state?: TxnRecord;
+}
+
+export interface StoreApi {
+  readonly path: string;
+  close(): void;
+
+  // ---- graph ----
+  generation(): number;
+  getVersion(hash: string): VersionRecord | undefined;
+  findVersion(name: string, version: string): VersionRecord | undefined;
+  /** Every version of every capability, light: enough to build the graph. */
+  allVersionMeta(): VersionMeta[];
+  capability(name: string): CapabilityRow | undefined;
+  capabilities(): CapabilityRow[];
+  commit(input: CommitInput): number | 'conflict';
+
+  // ---- journal ----
+  /** Newest first. `before` pages by generation (exclusive); `name` keeps rows whose changes
+   *  mention that capability. */
+  history(opts: { name?: string; limit: number; before?: number }): JournalEntry[];
+
+  // ---- state ----
+  readState(namespace: string, key: string): { value: string; version: number } | undefined;
+  /** Keys in order, starting after `after`; value as JSON text. */
+  listState(namespace: string, opts: { prefix?: string; after?: string; limit: number }): Array<{ key: string; value: string; version: number }>;
+  /** A namespace's version: grows whenever a key is inserted into or deleted from it. 0 if never. */
+  namespaceVersion(namespace: string): number;
+  /** Validates reads against current versions and applies writes, in one transaction. */
+  commitState(txn: TxnRecord): 'ok' | 'conflict';
+  namespaces(): Array<{ namespace: string; keys: number }>;
+
+  // ---- tokens ----
+  createToken(row: { id: string; name: string; role: Role; secretHash: string }): TokenRow;
+  tokenBySecretHash(secretHash: string): TokenRow | undefined;
+  token(id: string): TokenRow | undefined;
+  tokens(): TokenRow[];
+  revokeToken(id: string): boolean;
+
+  // ---- operations ----
+  /** SQLite online backup to `file` while the kernel runs. */
+  backup(file: string): Promise<void>;
+}
+
+export type { Json };
