@@ -1,0 +1,128 @@
+// The schema of the store and how it moves forward. Each migration is numbered; `PRAGMA user_version`
+// records the last one applied. Opening a store applies the missing ones in order, each in its own
+// transaction, so an older store is carried forward with its data and never dropped. A store written
+// by newer code (a higher user_version than any migration here) is refused rather than guessed at.
+
+import type { Db } from './db.ts';
+
+export interface Migration {
+  version: number;
+  name: string;
+  up(db: Db): void;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    up(db) {
+      db.exec(`
+        CREATE TABLE capabilities (
+          name          TEXT PRIMARY KEY,
+          owner_id      TEXT NOT NULL,
+          owner_name    TEXT NOT NULL,
+          current_hash  TEXT NULL REFERENCES versions(hash),
+          created_at    INTEGER NOT NULL
+        );
+
+        -- dependencies repeats manifest.dependencies so the graph can be built without parsing
+        -- every manifest (and its tests) of every version.
+        CREATE TABLE versions (
+          hash          TEXT PRIMARY KEY,
+          name          TEXT NOT NULL REFERENCES capabilities(name),
+          version       TEXT NOT NULL,
+          manifest      TEXT NOT NULL,
+          dependencies  TEXT NOT NULL,
+          source        TEXT NOT NULL,
+          language      TEXT NOT NULL,
+          compiled      TEXT NOT NULL,
+          has_migrate   INTEGER NOT NULL,
+          created_at    INTEGER NOT NULL,
+          principal     TEXT NOT NULL,
+          UNIQUE (name, version)
+        );
+
+        CREATE TABLE meta (
+          key    TEXT PRIMARY KEY,
+          value  TEXT NOT NULL
+        );
+        INSERT INTO meta (key, value) VALUES ('generation', '0');
+
+        -- names is ',a,b,': the capability names the changes mention, for history(name).
+        CREATE TABLE journal (
+          seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+          generation  INTEGER NOT NULL,
+          at          INTEGER NOT NULL,
+          principal   TEXT NOT NULL,
+          changes     TEXT NOT NULL,
+          gates       TEXT NOT NULL,
+          names       TEXT NOT NULL
+        );
+        CREATE INDEX journal_generation ON journal (generation);
+
+        CREATE TABLE state (
+          namespace  TEXT NOT NULL,
+          key        TEXT NOT NULL,
+          value      TEXT NOT NULL,
+          version    INTEGER NOT NULL,
+          PRIMARY KEY (namespace, key)
+        ) WITHOUT ROWID;
+
+        -- Rows are kept after a namespace's last key is deleted: its version must never go back.
+        CREATE TABLE state_namespaces (
+          namespace  TEXT PRIMARY KEY,
+          version    INTEGER NOT NULL
+        );
+
+        CREATE TABLE tokens (
+          id           TEXT PRIMARY KEY,
+          name         TEXT NOT NULL,
+          role         TEXT NOT NULL,
+          secret_hash  TEXT NOT NULL UNIQUE,
+          created_at   INTEGER NOT NULL,
+          revoked_at   INTEGER NULL
+        );
+      `);
+    },
+  },
+];
+
+/** The schema version of the file (0 for a new, empty file). */
+export function schemaVersion(db: Db): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+/** Applies the migrations the file lacks, in order, each in one transaction. Returns the schema
+ *  version reached. Throws, changing nothing, when the file is newer than `migrations` knows. */
+export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): number {
+  const sorted = [...migrations].sort((a, b) => a.version - b.version);
+  sorted.forEach((m, i) => {
+    if (m.version !== i + 1) {
+      throw new Error(`store migrations must be numbered 1, 2, 3...; found ${m.version} at position ${i + 1}`);
+    }
+  });
+  const latest = sorted.length;
+  const current = schemaVersion(db);
+  if (current > latest) {
+    throw new Error(
+      `the store ${db.name} has schema version ${current}, newer than this Substrate knows (${latest}); ` +
+        'it was written by a newer release: upgrade Substrate or restore an older backup',
+    );
+  }
+  for (const m of sorted.slice(current)) {
+    db.transaction(() => {
+      m.up(db);
+      // user_version lives in the file header and is written inside the same transaction.
+      db.pragma(`user_version = ${m.version}`);
+    }).immediate();
+  }
+  return latest;
+}
+
+/** For read-only openers: refuse a file whose schema this code does not know. */
+export function assertKnownSchema(db: Db, migrations: readonly Migration[] = MIGRATIONS): void {
+  const v = schemaVersion(db);
+  if (v !== migrations.length) {
+    throw new Error(`the store ${db.name} has schema version ${v}; this Substrate reads version ${migrations.length}`);
+  }
+}

@@ -1,0 +1,326 @@
+// The kernel's store: the one read-write connection to <data>/substrate.db. It owns the capability
+// graph as stored (versions, current pointers, generation), the append-only journal, capability
+// state (through state.ts) and tokens (through tokens.ts). Every statement is prepared once; every
+// change is one SQLite transaction, so a crash at any instant leaves either all of it or none.
+//
+// Backup and restore: `backup(file)` uses SQLite's online backup API and may run while the kernel
+// serves calls. To restore: stop the kernel, copy the backup file to <data>/substrate.db, delete
+// <data>/substrate.db-wal and <data>/substrate.db-shm if present (they belong to the replaced file),
+// and start the kernel again.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import type Database from 'better-sqlite3';
+import { fail } from '../capabilities/errors.ts';
+import type { Json, Language, Manifest, Role, VersionRecord } from '../capabilities/types.ts';
+import type { TxnRecord } from '../sandbox/protocol.ts';
+import { openWritable, type Db } from './db.ts';
+import { migrate } from './migrations.ts';
+import { StateReader, StateWriter, type ListOptions, type StateRow } from './state.ts';
+import { TokenTable } from './tokens.ts';
+import type { CapabilityRow, CommitInput, JournalEntry, StoreApi, TokenRow, VersionMeta } from './types.ts';
+
+export { openReadOnlyState, type ReadOnlyState } from './state.ts';
+
+interface VersionDbRow {
+  hash: string;
+  name: string;
+  version: string;
+  manifest: string;
+  source: string;
+  language: Language;
+  compiled: string;
+  has_migrate: number;
+  created_at: number;
+  principal: string;
+}
+
+interface CapabilityDbRow {
+  name: string;
+  owner_id: string;
+  owner_name: string;
+  current_hash: string | null;
+  created_at: number;
+}
+
+interface JournalDbRow {
+  generation: number;
+  at: number;
+  principal: string;
+  changes: string;
+  gates: string;
+}
+
+const VERSION_COLUMNS = 'hash, name, version, manifest, source, language, compiled, has_migrate, created_at, principal';
+const CAPABILITY_COLUMNS = 'name, owner_id, owner_name, current_hash, created_at';
+
+function toVersion(r: VersionDbRow): VersionRecord {
+  return {
+    name: r.name,
+    version: r.version,
+    hash: r.hash,
+    manifest: JSON.parse(r.manifest) as Manifest,
+    source: r.source,
+    language: r.language,
+    compiled: r.compiled,
+    hasMigrate: r.has_migrate !== 0,
+    createdAt: r.created_at,
+    principal: r.principal,
+  };
+}
+
+function toCapability(r: CapabilityDbRow): CapabilityRow {
+  return { name: r.name, ownerId: r.owner_id, ownerName: r.owner_name, current: r.current_hash, createdAt: r.created_at };
+}
+
+/** ',a,b,' from the `name` fields of the changes (an array of objects), for history(name). */
+function mentionedNames(changes: Json): string {
+  const names = new Set<string>();
+  if (Array.isArray(changes)) {
+    for (const c of changes) {
+      if (c !== null && typeof c === 'object' && !Array.isArray(c) && typeof c.name === 'string') names.add(c.name);
+    }
+  }
+  return names.size === 0 ? '' : `,${[...names].join(',')},`;
+}
+
+export class Store implements StoreApi {
+  readonly path: string;
+  private readonly db: Db;
+  private readonly stateReader: StateReader;
+  private readonly stateWriter: StateWriter;
+  private readonly tokenTable: TokenTable;
+  private gen: number;
+
+  private readonly s: {
+    getVersion: Database.Statement<[string], VersionDbRow>;
+    findVersion: Database.Statement<[string, string], VersionDbRow>;
+    versionName: Database.Statement<[string], string>;
+    allVersionMeta: Database.Statement<[], { name: string; version: string; hash: string; dependencies: string; created_at: number }>;
+    capability: Database.Statement<[string], CapabilityDbRow>;
+    capabilities: Database.Statement<[], CapabilityDbRow>;
+    insertCapability: Database.Statement<[string, string, string, number]>;
+    insertVersion: Database.Statement<[string, string, string, string, string, string, string, string, number, number, string]>;
+    setCurrent: Database.Statement<[string | null, string]>;
+    setGeneration: Database.Statement<[string]>;
+    appendJournal: Database.Statement<[number, number, string, string, string, string]>;
+    history: Database.Statement<{ limit: number; before: number; name: string | null }, JournalDbRow>;
+  };
+
+  private readonly commitStateTxn: Database.Transaction<(txn: TxnRecord) => 'ok' | 'conflict'>;
+  private readonly commitTxn: Database.Transaction<(input: CommitInput) => number | 'conflict'>;
+
+  private constructor(file: string, db: Db) {
+    this.path = file;
+    this.db = db;
+    this.stateReader = new StateReader(db);
+    this.stateWriter = new StateWriter(db, this.stateReader);
+    this.tokenTable = new TokenTable(db);
+    this.gen = Number(db.prepare<[], string>("SELECT value FROM meta WHERE key = 'generation'").pluck().get() ?? 0);
+
+    this.s = {
+      getVersion: db.prepare(`SELECT ${VERSION_COLUMNS} FROM versions WHERE hash = ?`),
+      findVersion: db.prepare(`SELECT ${VERSION_COLUMNS} FROM versions WHERE name = ? AND version = ?`),
+      versionName: db.prepare<[string], string>('SELECT name FROM versions WHERE hash = ?').pluck(),
+      allVersionMeta: db.prepare('SELECT name, version, hash, dependencies, created_at FROM versions ORDER BY name, created_at, hash'),
+      capability: db.prepare(`SELECT ${CAPABILITY_COLUMNS} FROM capabilities WHERE name = ?`),
+      capabilities: db.prepare(`SELECT ${CAPABILITY_COLUMNS} FROM capabilities ORDER BY name`),
+      insertCapability: db.prepare(
+        'INSERT INTO capabilities (name, owner_id, owner_name, current_hash, created_at) VALUES (?, ?, ?, NULL, ?) ON CONFLICT (name) DO NOTHING',
+      ),
+      // Same hash = same content: re-registering it is idempotent. A different hash under an existing
+      // name and version still fails on UNIQUE (name, version) and rolls the commit back.
+      insertVersion: db.prepare(
+        `INSERT INTO versions (hash, name, version, manifest, dependencies, source, language, compiled, has_migrate, created_at, principal)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING`,
+      ),
+      setCurrent: db.prepare('UPDATE capabilities SET current_hash = ? WHERE name = ?'),
+      setGeneration: db.prepare("UPDATE meta SET value = ? WHERE key = 'generation'"),
+      appendJournal: db.prepare('INSERT INTO journal (generation, at, principal, changes, gates, names) VALUES (?, ?, ?, ?, ?, ?)'),
+      // instr, not LIKE: a name given by a caller may contain LIKE's wildcards.
+      history: db.prepare(
+        `SELECT generation, at, principal, changes, gates FROM journal
+         WHERE generation < @before AND (@name IS NULL OR instr(names, ',' || @name || ',') > 0)
+         ORDER BY seq DESC LIMIT @limit`,
+      ),
+    };
+
+    this.commitStateTxn = db.transaction((txn: TxnRecord) => {
+      if (!this.stateWriter.valid(txn)) return 'conflict';
+      this.stateWriter.apply(txn);
+      return 'ok';
+    });
+
+    this.commitTxn = db.transaction((input: CommitInput) => {
+      // State first: a stale migration read must leave no trace of the rest.
+      if (input.state && !this.stateWriter.valid(input.state)) return 'conflict';
+      const now = Date.now();
+      for (const v of input.newVersions) {
+        this.s.insertCapability.run(v.name, input.principal.id, input.principal.name, now);
+      }
+      for (const v of input.newVersions) {
+        this.s.insertVersion.run(
+          v.hash,
+          v.name,
+          v.version,
+          JSON.stringify(v.manifest),
+          JSON.stringify(v.manifest.dependencies ?? {}),
+          v.source,
+          v.language,
+          v.compiled,
+          v.hasMigrate ? 1 : 0,
+          v.createdAt,
+          v.principal,
+        );
+      }
+      for (const { name, hash } of input.setCurrent) {
+        if (hash !== null && this.s.versionName.get(hash) !== name) {
+          throw fail('NOT_FOUND', `no version ${hash} of ${name}`, { name, hash });
+        }
+        if (this.s.setCurrent.run(hash, name).changes === 0) {
+          throw fail('NOT_FOUND', `no capability ${name}`, { name });
+        }
+      }
+      const generation = input.bumpGeneration ? this.gen + 1 : this.gen;
+      if (input.bumpGeneration) this.s.setGeneration.run(String(generation));
+      this.s.appendJournal.run(
+        generation,
+        now,
+        input.principal.name,
+        JSON.stringify(input.changes),
+        JSON.stringify(input.gates),
+        mentionedNames(input.changes),
+      );
+      if (input.state) this.stateWriter.apply(input.state);
+      return generation;
+    });
+  }
+
+  static open(file: string): Store {
+    const db = openWritable(file);
+    try {
+      migrate(db);
+      return new Store(file, db);
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  // ---- graph ----
+
+  generation(): number {
+    return this.gen;
+  }
+
+  getVersion(hash: string): VersionRecord | undefined {
+    const r = this.s.getVersion.get(hash);
+    return r ? toVersion(r) : undefined;
+  }
+
+  findVersion(name: string, version: string): VersionRecord | undefined {
+    const r = this.s.findVersion.get(name, version);
+    return r ? toVersion(r) : undefined;
+  }
+
+  allVersionMeta(): VersionMeta[] {
+    return this.s.allVersionMeta.all().map((r) => ({
+      name: r.name,
+      version: r.version,
+      hash: r.hash,
+      dependencies: JSON.parse(r.dependencies) as { [name: string]: string },
+      createdAt: r.created_at,
+    }));
+  }
+
+  capability(name: string): CapabilityRow | undefined {
+    const r = this.s.capability.get(name);
+    return r ? toCapability(r) : undefined;
+  }
+
+  capabilities(): CapabilityRow[] {
+    return this.s.capabilities.all().map(toCapability);
+  }
+
+  commit(input: CommitInput): number | 'conflict' {
+    // BEGIN IMMEDIATE: take the write lock before reading, so the state validation and the writes
+    // see the same database.
+    const result = this.commitTxn.immediate(input);
+    if (result !== 'conflict') this.gen = result;
+    return result;
+  }
+
+  // ---- journal ----
+
+  history(opts: { name?: string; limit: number; before?: number }): JournalEntry[] {
+    const rows = this.s.history.all({
+      limit: Math.max(0, Math.floor(opts.limit)),
+      before: opts.before ?? Number.MAX_SAFE_INTEGER,
+      name: opts.name ?? null,
+    });
+    return rows.map((r) => ({
+      generation: r.generation,
+      at: r.at,
+      principal: r.principal,
+      changes: JSON.parse(r.changes) as Json,
+      gates: JSON.parse(r.gates) as Json,
+    }));
+  }
+
+  // ---- state ----
+
+  readState(namespace: string, key: string): { value: string; version: number } | undefined {
+    return this.stateReader.readState(namespace, key);
+  }
+
+  listState(namespace: string, opts: ListOptions): StateRow[] {
+    return this.stateReader.listState(namespace, opts);
+  }
+
+  namespaceVersion(namespace: string): number {
+    return this.stateReader.namespaceVersion(namespace);
+  }
+
+  commitState(txn: TxnRecord): 'ok' | 'conflict' {
+    return this.commitStateTxn.immediate(txn);
+  }
+
+  namespaces(): Array<{ namespace: string; keys: number }> {
+    return this.stateReader.namespaces();
+  }
+
+  // ---- tokens ----
+
+  createToken(row: { id: string; name: string; role: Role; secretHash: string }): TokenRow {
+    return this.tokenTable.create(row);
+  }
+
+  tokenBySecretHash(secretHash: string): TokenRow | undefined {
+    return this.tokenTable.bySecretHash(secretHash);
+  }
+
+  token(id: string): TokenRow | undefined {
+    return this.tokenTable.byId(id);
+  }
+
+  tokens(): TokenRow[] {
+    return this.tokenTable.all();
+  }
+
+  revokeToken(id: string): boolean {
+    return this.tokenTable.revoke(id);
+  }
+
+  // ---- operations ----
+
+  /** Online backup: pages are copied in steps between which the kernel keeps serving; writes made
+   *  meanwhile through this connection are carried into the copy. Restore: see the top comment. */
+  async backup(file: string): Promise<void> {
+    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    await this.db.backup(file);
+  }
+}
