@@ -44,6 +44,7 @@ interface CapabilityDbRow {
 }
 
 interface JournalDbRow {
+  seq: number;
   generation: number;
   at: number;
   principal: string;
@@ -139,8 +140,8 @@ export class Store implements StoreApi {
       appendJournal: db.prepare('INSERT INTO journal (generation, at, principal, changes, gates, names) VALUES (?, ?, ?, ?, ?, ?)'),
       // instr, not LIKE: a name given by a caller may contain LIKE's wildcards.
       history: db.prepare(
-        `SELECT generation, at, principal, changes, gates FROM journal
-         WHERE generation < @before AND (@name IS NULL OR instr(names, ',' || @name || ',') > 0)
+        `SELECT seq, generation, at, principal, changes, gates FROM journal
+         WHERE seq < @before AND (@name IS NULL OR instr(names, ',' || @name || ',') > 0)
          ORDER BY seq DESC LIMIT @limit`,
       ),
     };
@@ -263,6 +264,7 @@ export class Store implements StoreApi {
       name: opts.name ?? null,
     });
     return rows.map((r) => ({
+      seq: r.seq,
       generation: r.generation,
       at: r.at,
       principal: r.principal,

@@ -22,6 +22,8 @@ export interface VersionMeta {
 }
 
 export interface JournalEntry {
+  /** Position in the journal: strictly increasing, the cursor of history paging. */
+  seq: number;
   generation: number;
   at: number;
   principal: string;
@@ -74,7 +76,7 @@ export interface StoreApi {
   commit(input: CommitInput): number | 'conflict';
 
   // ---- journal ----
-  /** Newest first. `before` pages by generation (exclusive); `name` keeps rows whose changes
+  /** Newest first. `before` pages by journal seq (exclusive); `name` keeps rows whose changes
    *  mention that capability. */
   history(opts: { name?: string; limit: number; before?: number }): JournalEntry[];
 

@@ -159,7 +159,7 @@ describe('store graph and commits', () => {
     expect(store.generation()).toBe(1);
   });
 
-  it('history: newest first, paged by generation, filtered by name', () => {
+  it('history: newest first, paged by journal seq, filtered by name', () => {
     for (let i = 1; i <= 5; i++) register(store, alice, version(i % 2 ? 'odd' : 'even', `${i}.0.0`));
     store.commit({ principal: bob, newVersions: [], setCurrent: [], bumpGeneration: true, changes: [{ op: 'remove', name: 'odd' }, { op: 'remove', name: 'even' }], gates: [{ test: 'x', ok: true }] });
 
@@ -171,11 +171,11 @@ describe('store graph and commits', () => {
 
     const page1 = store.history({ limit: 2 });
     expect(page1.map((h) => h.generation)).toEqual([6, 5]);
-    const page2 = store.history({ limit: 2, before: page1[1].generation });
+    const page2 = store.history({ limit: 2, before: page1[1].seq });
     expect(page2.map((h) => h.generation)).toEqual([4, 3]);
 
     expect(store.history({ name: 'odd', limit: 100 }).map((h) => h.generation)).toEqual([6, 5, 3, 1]);
-    expect(store.history({ name: 'even', limit: 1, before: 6 }).map((h) => h.generation)).toEqual([4]);
+    expect(store.history({ name: 'even', limit: 1, before: all[0].seq }).map((h) => h.generation)).toEqual([4]);
     expect(store.history({ name: 'od', limit: 100 })).toEqual([]);
     expect(store.history({ name: '%', limit: 100 })).toEqual([]);
   });
