@@ -1,0 +1,57 @@
+// From a capability's source to the ES module JavaScript the sandbox runs. TypeScript loses its
+// types through `transpileModule` (one file, no type checking, no capability code run); JavaScript
+// is returned as written but parsed the same way, so a syntax error in either language is refused
+// at registration with its line and column instead of surfacing later inside a sandbox.
+
+import { createRequire } from 'node:module';
+import type * as TS from 'typescript';
+import { fail } from './errors.ts';
+import type { Language } from './types.ts';
+
+// typescript is several megabytes of JavaScript (a few hundred ms to load): loaded on the first
+// compile only, synchronously, since most kernels run for a long time without ever compiling.
+let tsModule: typeof TS | undefined;
+
+function typescript(): typeof TS {
+  tsModule ??= createRequire(import.meta.url)('typescript') as typeof TS;
+  return tsModule;
+}
+
+/** `.ts`, `.mts` and `.cts` files are TypeScript; everything else is JavaScript. */
+export function inferLanguage(fileName: string): Language {
+  return /\.(ts|mts|cts)$/i.test(fileName) ? 'ts' : 'js';
+}
+
+/** Compiles `source` to ES module JavaScript. Throws COMPILE_ERROR `{ line, column, message,
+ *  language }` (1-based) on the first syntax error. */
+export function compileSource(source: string, language: Language): string {
+  const ts = typescript();
+  const result = ts.transpileModule(source, {
+    fileName: language === 'ts' ? 'capability.ts' : 'capability.js',
+    reportDiagnostics: true,
+    compilerOptions: {
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind.ESNext,
+      // Every source is an ES module, even one without import/export: no "use strict" prologue.
+      moduleDetection: ts.ModuleDetectionKind.Force,
+      isolatedModules: true,
+      verbatimModuleSyntax: false,
+      allowJs: true,
+      removeComments: false,
+      sourceMap: false,
+      inlineSourceMap: false,
+    },
+  });
+  const error = (result.diagnostics ?? []).find((d) => d.category === ts.DiagnosticCategory.Error);
+  if (error) {
+    const message = ts.flattenDiagnosticMessageText(error.messageText, '\n');
+    if (error.file && error.start !== undefined) {
+      const pos = error.file.getLineAndCharacterOfPosition(error.start);
+      const line = pos.line + 1;
+      const column = pos.character + 1;
+      throw fail('COMPILE_ERROR', `line ${line}, column ${column}: ${message}`, { line, column, message, language });
+    }
+    throw fail('COMPILE_ERROR', message, { message, language });
+  }
+  return language === 'ts' ? result.outputText : source;
+}
