@@ -1,0 +1,77 @@
+// Bearer tokens: creation (the secret is shown once and stored only as its sha256), verification on
+// every call (so a revocation reaches connections already open), and the first operator token that
+// a new data directory gets in <data>/operator.token (mode 0600).
+
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import path from 'node:path';
+import { nanoid } from 'nanoid';
+import type { Principal, Role } from '../capabilities/types.ts';
+import type { StoreApi, TokenRow } from '../store/types.ts';
+import type { TokenCreateResult, TokenRevokeResult, TokenListResult } from './api.ts';
+
+export const TOKEN_FILE = 'operator.token';
+
+function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+export class Auth {
+  /** secret hash -> principal; dropped on revoke. */
+  private readonly cache = new Map<string, Principal>();
+
+  constructor(private readonly store: StoreApi) {}
+
+  create(role: Role, name: string): TokenCreateResult {
+    const id = `tok_${nanoid(10)}`;
+    const token = `sbt_${nanoid(40)}`;
+    this.store.createToken({ id, name, role, secretHash: hashSecret(token) });
+    return { id, name, role, token };
+  }
+
+  list(): TokenListResult['items'] {
+    return this.store.tokens().map((t) => ({ id: t.id, name: t.name, role: t.role, createdAt: new Date(t.createdAt).toISOString(), revoked: t.revokedAt !== null }));
+  }
+
+  revoke(id: string): TokenRevokeResult {
+    const revoked = this.store.revokeToken(id);
+    for (const [h, p] of this.cache) if (p.id === id) this.cache.delete(h);
+    return { id, revoked };
+  }
+
+  /** The principal of a secret, or undefined when it is unknown or revoked. */
+  verify(secret: string | undefined): Principal | undefined {
+    if (!secret) return undefined;
+    const h = hashSecret(secret);
+    const hit = this.cache.get(h);
+    if (hit) return hit;
+    const row: TokenRow | undefined = this.store.tokenBySecretHash(h);
+    if (!row || row.revokedAt !== null) return undefined;
+    // The lookup is by hash already; compare once more in constant time for form's sake.
+    if (!timingSafeEqual(Buffer.from(h), Buffer.from(hashSecret(secret)))) return undefined;
+    const p: Principal = { id: row.id, name: row.name, role: row.role };
+    this.cache.set(h, p);
+    return p;
+  }
+
+  /** The operator token of a data directory: reused when the file holds a valid one, else
+   *  created and written with mode 0600. */
+  ensureOperatorToken(dataDir: string): { token: string; file: string; created: boolean } {
+    const file = path.join(dataDir, TOKEN_FILE);
+    if (existsSync(file)) {
+      const token = readFileSync(file, 'utf8').trim();
+      const p = this.verify(token);
+      if (p && p.role === 'operator') return { token, file, created: false };
+    }
+    const { token } = this.create('operator', 'operator');
+    writeFileSync(file, token + '\n', { mode: 0o600 });
+    chmodSync(file, 0o600);
+    return { token, file, created: true };
+  }
+}
+
+export function bearer(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const m = /^Bearer\s+(.+)$/i.exec(header.trim());
+  return m ? m[1].trim() : undefined;
+}

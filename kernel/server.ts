@@ -1,0 +1,287 @@
+// The network edge: one HTTP server carrying the WebSocket JSON-RPC API on `/` (and the MCP
+// endpoint on `/mcp` when mounted). Owns framing (JSON-RPC 2.0 single and batch), authentication
+// of the upgrade and of every call, per-connection limits (message size, requests in flight),
+// heartbeats, event fan-out with bounded buffers, and graceful shutdown.
+
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, WebSocket, type RawData } from 'ws';
+import { RpcProtocolError, RPC_CODES, SubstrateError, asSubstrateError } from '../capabilities/errors.ts';
+import type { Principal } from '../capabilities/types.ts';
+import type { EventType, KernelEvent } from './api.ts';
+import { bearer, type Auth } from './auth.ts';
+import type { Rpc } from './rpc.ts';
+
+export interface ServerOptions {
+  host: string;
+  port: number;
+  /** Largest accepted message; beyond it the connection closes with 1009. */
+  maxMessageBytes?: number;
+  /** Requests in flight per connection; beyond it calls get OVERLOADED. */
+  maxInFlight?: number;
+  /** Bytes queued to a subscriber before it is disconnected (close code 4008). */
+  maxEventBacklogBytes?: number;
+  heartbeatMs?: number;
+  /** How long shutdown waits for calls in flight. */
+  drainMs?: number;
+  /** Extra HTTP routes (the MCP endpoint). */
+  routes?: Map<string, (req: http.IncomingMessage, res: http.ServerResponse, principal: Principal) => void | Promise<void>>;
+}
+
+export const CLOSE_SLOW_SUBSCRIBER = 4008;
+export const CLOSE_UNAUTHORIZED = 4001;
+
+type JsonRpcId = string | number | null;
+interface Response {
+  jsonrpc: '2.0';
+  id: JsonRpcId;
+  result?: unknown;
+  error?: { code: number; message: string; data?: unknown };
+}
+
+interface Connection {
+  ws: WebSocket;
+  token: string | undefined;
+  inFlight: number;
+  alive: boolean;
+  subscription: { types: Set<EventType>; name: string | undefined } | null;
+}
+
+export class Server {
+  private readonly http: http.Server;
+  private readonly wss: WebSocketServer;
+  private readonly connections = new Set<Connection>();
+  private readonly opts: Required<Omit<ServerOptions, 'routes'>> & Pick<ServerOptions, 'routes'>;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private closing = false;
+  private readonly onEvent = (e: KernelEvent) => this.fanOut(e);
+
+  constructor(
+    private readonly rpc: Rpc,
+    private readonly auth: Auth,
+    opts: ServerOptions,
+  ) {
+    this.opts = {
+      maxMessageBytes: 4 * 1024 * 1024,
+      maxInFlight: 256,
+      maxEventBacklogBytes: 4 * 1024 * 1024,
+      heartbeatMs: 30_000,
+      drainMs: 10_000,
+      ...opts,
+    };
+    this.http = http.createServer((req, res) => void this.onHttp(req, res));
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: this.opts.maxMessageBytes, perMessageDeflate: false });
+    this.http.on('upgrade', (req, socket, head) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      if (this.closing || url.pathname !== '/') {
+        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+        return;
+      }
+      const token = bearer(req.headers.authorization);
+      if (!this.auth.verify(token)) {
+        const body = JSON.stringify({ error: { type: 'UNAUTHORIZED', message: token ? 'the bearer token is unknown or revoked' : 'an Authorization: Bearer <token> header is required' } });
+        socket.end(`HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+        return;
+      }
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, token));
+    });
+    rpc.kernel.events.on('event', this.onEvent);
+  }
+
+  async listen(): Promise<{ host: string; port: number; url: string }> {
+    await new Promise<void>((resolve, reject) => {
+      this.http.once('error', reject);
+      this.http.listen(this.opts.port, this.opts.host, () => resolve());
+    });
+    const addr = this.http.address() as AddressInfo;
+    const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    this.heartbeat = setInterval(() => this.beat(), this.opts.heartbeatMs);
+    this.heartbeat.unref();
+    return { host: addr.address, port: addr.port, url: `ws://${host}:${addr.port}/` };
+  }
+
+  /** Stops accepting, lets calls in flight finish (bounded by drainMs), then closes everything. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    this.rpc.kernel.events.off('event', this.onEvent);
+    clearInterval(this.heartbeat);
+    const stopped = new Promise<void>((resolve) => this.http.close(() => resolve()));
+    const deadline = Date.now() + this.opts.drainMs;
+    while (Date.now() < deadline && [...this.connections].some((c) => c.inFlight > 0)) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    for (const c of this.connections) c.ws.close(1001, 'kernel shutting down');
+    await new Promise((r) => setTimeout(r, 50));
+    for (const c of this.connections) c.ws.terminate();
+    this.http.closeAllConnections?.();
+    await stopped;
+  }
+
+  connectionCount(): number {
+    return this.connections.size;
+  }
+
+  private async onHttp(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const route = this.opts.routes?.get(url.pathname);
+    if (!route) {
+      res.writeHead(url.pathname === '/' ? 426 : 404, { 'content-type': 'text/plain' });
+      res.end(url.pathname === '/' ? 'Substrate speaks JSON-RPC over WebSocket here.\n' : 'not found\n');
+      return;
+    }
+    const principal = this.auth.verify(bearer(req.headers.authorization));
+    if (!principal) {
+      res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' });
+      res.end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: RPC_CODES.SERVER_ERROR, message: 'unauthorized', data: { type: 'UNAUTHORIZED' } } }));
+      return;
+    }
+    try {
+      await route(req, res, principal);
+    } catch (e) {
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end(String(e));
+    }
+  }
+
+  private accept(ws: WebSocket, token: string | undefined): void {
+    const conn: Connection = { ws, token, inFlight: 0, alive: true, subscription: null };
+    this.connections.add(conn);
+    ws.on('pong', () => (conn.alive = true));
+    ws.on('close', () => this.connections.delete(conn));
+    ws.on('error', () => ws.terminate());
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      if (isBinary) {
+        this.send(conn, errorResponse(null, RPC_CODES.INVALID_REQUEST, 'messages must be text frames'));
+        return;
+      }
+      void this.onMessage(conn, data.toString());
+    });
+  }
+
+  private beat(): void {
+    for (const c of this.connections) {
+      if (!c.alive) {
+        c.ws.terminate();
+        continue;
+      }
+      c.alive = false;
+      c.ws.ping();
+    }
+  }
+
+  private async onMessage(conn: Connection, text: string): Promise<void> {
+    let msg: unknown;
+    try {
+      msg = JSON.parse(text);
+    } catch {
+      this.send(conn, errorResponse(null, RPC_CODES.PARSE_ERROR, 'parse error: the message is not valid JSON'));
+      return;
+    }
+    if (Array.isArray(msg)) {
+      if (msg.length === 0) {
+        this.send(conn, errorResponse(null, RPC_CODES.INVALID_REQUEST, 'invalid request: empty batch'));
+        return;
+      }
+      const replies = await Promise.all(msg.map((m) => this.handle(conn, m)));
+      const out = replies.filter((r): r is Response => r !== null);
+      if (out.length) this.send(conn, out);
+      return;
+    }
+    const reply = await this.handle(conn, msg);
+    if (reply) this.send(conn, reply);
+  }
+
+  /** One request object; null for a notification (which gets no reply). */
+  private async handle(conn: Connection, m: unknown): Promise<Response | null> {
+    if (!isObject(m) || m.jsonrpc !== '2.0' || typeof m.method !== 'string' || ('id' in m && !validId(m.id)) || ('params' in m && !isObject(m.params) && !Array.isArray(m.params))) {
+      const id = isObject(m) && validId(m.id) ? (m.id as JsonRpcId) : null;
+      return errorResponse(id, RPC_CODES.INVALID_REQUEST, 'invalid request: expected { jsonrpc: "2.0", method: string, params?: object, id?: string | number | null }');
+    }
+    const isNotification = !('id' in m);
+    const id = isNotification ? null : (m.id as JsonRpcId);
+    const reply = (r: Response) => (isNotification ? null : r);
+    const principal = this.auth.verify(conn.token);
+    if (!principal) {
+      return reply(errorResponse(id, RPC_CODES.SERVER_ERROR, 'unauthorized: the token was revoked', { type: 'UNAUTHORIZED' }));
+    }
+    if (conn.inFlight >= this.opts.maxInFlight) {
+      return reply(errorResponse(id, RPC_CODES.SERVER_ERROR, `overloaded: more than ${this.opts.maxInFlight} requests in flight on this connection`, { type: 'OVERLOADED', limit: this.opts.maxInFlight }));
+    }
+    if (this.closing) {
+      return reply(errorResponse(id, RPC_CODES.SERVER_ERROR, 'the kernel is shutting down', { type: 'OVERLOADED', shuttingDown: true }));
+    }
+    let params: unknown = m.params;
+    if (Array.isArray(params)) {
+      return reply(errorResponse(id, RPC_CODES.INVALID_PARAMS, 'invalid params: params must be an object (by name)', { path: '' }));
+    }
+    let progress: ((p: object) => void) | undefined;
+    if (isObject(params) && 'progress' in params) {
+      const { progress: want, ...rest } = params;
+      params = rest;
+      if (want === true && !isNotification) {
+        progress = (p) => this.send(conn, { jsonrpc: '2.0', method: 'progress', params: { requestId: id, ...p } });
+      }
+    }
+    conn.inFlight++;
+    try {
+      const result = await this.rpc.dispatch(
+        {
+          principal,
+          progress,
+          subscribe: (types, name) => {
+            conn.subscription = { types: new Set(types), name };
+          },
+        },
+        m.method,
+        params,
+      );
+      return reply({ jsonrpc: '2.0', id, result: result ?? null });
+    } catch (e) {
+      if (e instanceof RpcProtocolError) return reply(errorResponse(id, e.code, e.message, e.data));
+      const err = e instanceof SubstrateError ? e : asSubstrateError(e, 'CAPABILITY_ERROR');
+      if (!(e instanceof SubstrateError)) {
+        return reply(errorResponse(id, RPC_CODES.INTERNAL, `internal error: ${err.message}`));
+      }
+      return reply(errorResponse(id, RPC_CODES.SERVER_ERROR, err.message, { type: err.type, ...err.data }));
+    } finally {
+      conn.inFlight--;
+    }
+  }
+
+  private fanOut(e: KernelEvent): void {
+    let text: string | undefined;
+    for (const c of this.connections) {
+      const s = c.subscription;
+      if (!s || !s.types.has(e.type) || (s.name !== undefined && s.name !== e.name)) continue;
+      // A subscriber that does not read must not grow the kernel's memory: past the backlog
+      // bound its connection is closed with a clear code instead.
+      if (c.ws.bufferedAmount > this.opts.maxEventBacklogBytes) {
+        c.subscription = null;
+        c.ws.close(CLOSE_SLOW_SUBSCRIBER, 'event backlog exceeded: subscriber too slow');
+        setTimeout(() => c.ws.terminate(), 1000).unref();
+        continue;
+      }
+      text ??= JSON.stringify({ jsonrpc: '2.0', method: 'event', params: e });
+      c.ws.send(text);
+    }
+  }
+
+  private send(conn: Connection, payload: unknown): void {
+    if (conn.ws.readyState !== WebSocket.OPEN) return;
+    conn.ws.send(JSON.stringify(payload));
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function validId(v: unknown): boolean {
+  return v === null || typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v));
+}
+
+function errorResponse(id: JsonRpcId, code: number, message: string, data?: unknown): Response {
+  return { jsonrpc: '2.0', id, error: data === undefined ? { code, message } : { code, message, data } };
+}
+
