@@ -11,6 +11,7 @@ import { Rpc } from './rpc.ts';
 import { Server, type ServerOptions } from './server.ts';
 import { DEFAULT_HOST, DEFAULT_PORT } from './api.ts';
 import { registerExamples } from './examples.ts';
+import { createMcpEndpoint } from './mcp.ts';
 
 export interface StartOptions extends Omit<KernelOptions, 'dataDir'>, Partial<Omit<ServerOptions, 'host' | 'port' | 'routes'>> {
   dataDir: string;
@@ -45,12 +46,9 @@ export async function startKernel(opts: StartOptions): Promise<RunningKernel> {
   const routes = new Map<string, (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, principal: Principal) => void | Promise<void>>();
   let closeMcp: (() => Promise<void>) | undefined;
   if (opts.mcp !== false) {
-    const mcp = await loadMcp();
-    if (mcp) {
-      const endpoint = mcp.createMcpEndpoint({ rpc, kernel });
-      routes.set('/mcp', (req, res, principal) => endpoint.handle(req, res, principal));
-      closeMcp = () => endpoint.close();
-    }
+    const endpoint = createMcpEndpoint({ rpc, kernel });
+    routes.set('/mcp', (req, res, principal) => endpoint.handle(req, res, principal));
+    closeMcp = () => endpoint.close();
   }
   const server = new Server(rpc, auth, { ...opts, host: opts.host ?? DEFAULT_HOST, port: opts.port ?? DEFAULT_PORT, routes });
   let addr: { host: string; port: number; url: string };
@@ -82,22 +80,6 @@ export async function startKernel(opts: StartOptions): Promise<RunningKernel> {
         rmSync(stateFile, { force: true });
       })()),
   };
-}
-
-interface McpModule {
-  createMcpEndpoint(deps: { rpc: Rpc; kernel: Kernel }): {
-    handle(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, principal: Principal): Promise<void>;
-    close(): Promise<void>;
-  };
-}
-
-async function loadMcp(): Promise<McpModule | undefined> {
-  try {
-    return (await import('./mcp.ts')) as McpModule;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') return undefined;
-    throw e;
-  }
 }
 
 export { Kernel } from './kernel.ts';
