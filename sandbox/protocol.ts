@@ -83,7 +83,8 @@ export type ToWorker =
 
 export type FromWorker =
   | { t: 'ready'; pid: number }
-  | { t: 'done'; id: number; result: RunResult; rss: number }
+  /** `isolates`: how many isolates the worker holds after this run (an optional addition). */
+  | { t: 'done'; id: number; result: RunResult; rss: number; isolates?: number }
   | { t: 'inspected'; id: number; ok: true; inspection: Inspection }
   | { t: 'inspected'; id: number; ok: false; error: WireError }
   | { t: 'need'; hash: string }

@@ -93,7 +93,7 @@ describe('hostile code', () => {
       `typeof require`,
       `typeof process`,
       `typeof globalThis.__sb_hooks`,
-      `typeof ctx.call.constructor.constructor('return process')()`,
+      `(() => { try { return typeof ctx.call.constructor.constructor('return process')(); } catch (e) { return 'threw'; } })()`,
       `Object.getOwnPropertyNames(globalThis).filter(n => /^(require|process|module|Buffer|global|ivm|_ivm)$/.test(n)).join(',') || 'undefined'`,
     ];
     const body = `const out = []; ${probes.map((p) => `out.push(${p});`).join(' ')} return out;`;

@@ -1,0 +1,396 @@
+// The bootstrap that runs inside every context after the runtime: console, setTimeout/clearTimeout
+// and the per-call `ctx`, all reaching the host through ONE host Reference that lives only in this
+// bootstrap's closure. Only strings and numbers cross: inputs, outputs, state values and errors are
+// JSON text, parsed and stringified inside the isolate, so no host object is ever reachable.
+//
+// The in-isolate code captures every intrinsic it uses before capability code runs, uses
+// null-prototype objects for everything handed to isolated-vm (which reads option fields through
+// the prototype chain), and avoids spread, for-of and destructuring (they consult the overridable
+// Array iterator). Capability code can break its own globals, never the bridge.
+//
+// Both directions are plain messages, no promise crosses: isolated-vm's promise proxying resolves
+// an in-isolate promise with another promise, which looks up a `then` that capability code can
+// replace.
+//   host -> isolate, dispatch(op, ...): run(callId, entry, inputJson, invocationJson) (the result
+//     comes back as a `done` message), reply(requestId, tagged answer), bind(namespace, grantsJson)
+//     -> "d-"/"dm"/"--", inspect(namespace) -> "i" + flags + manifest JSON ("" if none) | "e" + why,
+//     fire(timerId), clear(), probe().
+//   isolate -> host, host(callId, op, ns, a, b, requestId): get/set/delete/list/call (answered by a
+//     `reply`), done (a = tagged result), log (callId 0 = console, attributed by the host),
+//     setTimeout, clearTimeout.
+
+import type { WireError } from '../capabilities/errors.ts';
+import { KERNEL_LIMITS } from '../capabilities/types.ts';
+
+/** Tags of the strings the isolate returns from `run`, and the host returns to the isolate. */
+export const TAG = {
+  /** done: the output's JSON text follows. reply: a value's JSON text follows. */
+  value: 'v',
+  /** reply: undefined. */
+  undefined: 'u',
+  /** A typed error's WireError JSON follows (created by the kernel, or by the bridge itself). */
+  typed: 't',
+  /** An error thrown by capability code: JSON { message, stack } follows. */
+  thrown: 'c',
+} as const;
+
+/** Per-message cap of console output, in UTF-16 units (the isolate truncates before sending). */
+export const LOG_MESSAGE_MAX = 16 * 1024;
+
+export const BOOTSTRAP_SOURCE = String.raw`'use strict';
+const host = $0;
+const G = globalThis;
+const ReflectApply = Reflect.apply;
+const ObjectFreeze = Object.freeze;
+const ObjectDefineProperty = Object.defineProperty;
+const hasOwn = Object.prototype.hasOwnProperty;
+const JSONparse = JSON.parse;
+const JSONstringify = JSON.stringify;
+const ErrorCtor = Error;
+const TypeErrorCtor = TypeError;
+const RangeErrorCtor = RangeError;
+const StringCtor = String;
+const NumberCtor = Number;
+const strSlice = String.prototype.slice;
+const strCharCodeAt = String.prototype.charCodeAt;
+const PromiseCtor = Promise;
+const typedErrors = new WeakMap();
+const wmGet = WeakMap.prototype.get;
+const wmSet = WeakMap.prototype.set;
+const refApplyIgnored = host.applyIgnored;
+const MAX_PAYLOAD = ${KERNEL_LIMITS.maxPayloadBytes};
+const MAX_KEY = ${KERNEL_LIMITS.maxStateKeyBytes};
+const LOG_MAX = ${LOG_MESSAGE_MAX};
+const IGNORED = ObjectFreeze({ __proto__: null });
+
+function fallbackFormat(args) {
+  let out = '';
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    let s;
+    try { s = typeof a === 'string' ? a : JSONstringify(a); } catch (e) { s = undefined; }
+    if (typeof s !== 'string') { try { s = StringCtor(a); } catch (e) { s = '[unprintable]'; } }
+    out = i === 0 ? s : out + ' ' + s;
+  }
+  return out;
+}
+const format = typeof G.__sb_format === 'function' ? G.__sb_format : fallbackFormat;
+delete G.__sb_format;
+// Not an ECMAScript global, and not in the contract's list.
+delete G.WebAssembly;
+
+function slice(s, a, b) { return ReflectApply(strSlice, s, [a, b]); }
+function utf8Length(s) {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = ReflectApply(strCharCodeAt, s, [i]);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) { n += 4; i++; }
+    else n += 3;
+  }
+  return n;
+}
+function notify(callId, op, ns, a, b, requestId) {
+  ReflectApply(refApplyIgnored, host, [undefined, [callId, op, ns, a, b, requestId], IGNORED]);
+}
+let requestSeq = 0;
+let requests = { __proto__: null };
+function send(callId, op, ns, a, b) {
+  const id = ++requestSeq;
+  const p = new PromiseCtor(function (resolve, reject) { requests[id] = { __proto__: null, resolve: resolve, reject: reject }; });
+  notify(callId, op, ns, a, b, id);
+  return p;
+}
+function rejected(e) {
+  return new PromiseCtor(function (resolve, reject) { reject(e); });
+}
+function reply(id, r) {
+  const w = requests[id];
+  if (w === undefined) return;
+  delete requests[id];
+  let v;
+  try { v = decode(r); } catch (e) { w.reject(e); return; }
+  w.resolve(v);
+}
+function wire(type, message, data) {
+  if (message.length > 4096) message = slice(message, 0, 4096) + '...';
+  return JSONstringify({ __proto__: null, type: type, message: message, data: data });
+}
+function typedError(wireJson) {
+  let w;
+  try { w = JSONparse(wireJson); } catch (e) { w = { type: 'CAPABILITY_ERROR', message: 'malformed error', data: {} }; }
+  const err = new ErrorCtor(StringCtor(w.message));
+  ObjectDefineProperty(err, 'name', { __proto__: null, value: 'SubstrateError', writable: true, configurable: true, enumerable: false });
+  ObjectDefineProperty(err, 'type', { __proto__: null, value: w.type, writable: true, configurable: true, enumerable: true });
+  ObjectDefineProperty(err, 'data', { __proto__: null, value: w.data, writable: true, configurable: true, enumerable: true });
+  ReflectApply(wmSet, typedErrors, [err, wireJson]);
+  return err;
+}
+// Everything that leaves the isolate is bounded: messages are cut here.
+function errorMessage(e) {
+  let m;
+  try {
+    if (e !== null && (typeof e === 'object' || typeof e === 'function')) {
+      m = e.message;
+      m = StringCtor(m === undefined ? e : m);
+    } else {
+      m = StringCtor(e);
+    }
+  } catch (x) {
+    m = 'unprintable error';
+  }
+  return m.length > 4096 ? slice(m, 0, 4096) + '...' : m;
+}
+function decode(r) {
+  if (typeof r !== 'string') throw typedError(wire('CAPABILITY_ERROR', 'malformed host answer', { __proto__: null }));
+  const tag = ReflectApply(strCharCodeAt, r, [0]);
+  if (tag === 118) return JSONparse(slice(r, 1));
+  if (tag === 117) return undefined;
+  throw typedError(slice(r, 1));
+}
+function tooLarge(what, limit, text) {
+  const size = utf8Length(text);
+  return typedError(wire('PAYLOAD_TOO_LARGE', what + ' is ' + size + ' bytes, the limit is ' + limit,
+    { __proto__: null, what: what, limit: limit, size: size }));
+}
+function jsonArg(value, what) {
+  if (value === undefined) return undefined;
+  let text;
+  try { text = JSONstringify(value); } catch (e) {
+    throw typedError(wire('INVALID_INPUT', what + ' is not JSON: ' + errorMessage(e), { __proto__: null, what: what, path: '', message: errorMessage(e) }));
+  }
+  if (typeof text === 'string' && text.length > MAX_PAYLOAD) throw tooLarge(what, MAX_PAYLOAD, text);
+  return text;
+}
+function keyArg(key) {
+  if (typeof key !== 'string') return null;
+  if (key.length > MAX_KEY) throw tooLarge('key', MAX_KEY, key);
+  return key;
+}
+
+// ---- console ----
+let logBudget = 1000;
+function log(callId, level, args) {
+  if (logBudget <= 0) return;
+  logBudget--;
+  let msg;
+  try { msg = ReflectApply(format, undefined, [args]); } catch (e) { msg = '[unformattable log arguments]'; }
+  if (typeof msg !== 'string') msg = fallbackFormat([msg]);
+  if (msg.length > LOG_MAX) msg = slice(msg, 0, LOG_MAX) + '... [truncated]';
+  notify(callId, 'log', level, msg, undefined, 0);
+}
+const consoleObject = {
+  log: function log_(...args) { log(0, 'log', args); },
+  info: function info(...args) { log(0, 'info', args); },
+  warn: function warn(...args) { log(0, 'warn', args); },
+  error: function error(...args) { log(0, 'error', args); },
+  debug: function debug(...args) { log(0, 'debug', args); },
+};
+ObjectDefineProperty(consoleObject.log, 'name', { __proto__: null, value: 'log' });
+
+// ---- timers (host timers, clamped by the host to the deadlines of the calls in flight) ----
+let timers = { __proto__: null };
+let timerCount = 0;
+let timerSeq = 0;
+function setTimeout(callback, ms, ...args) {
+  if (typeof callback !== 'function') throw new TypeErrorCtor('setTimeout: the callback must be a function');
+  if (timerCount >= 10000) throw new RangeErrorCtor('setTimeout: too many pending timers');
+  let delay = NumberCtor(ms);
+  if (!(delay > 0)) delay = 0;
+  const id = ++timerSeq;
+  timers[id] = { __proto__: null, callback: callback, args: args };
+  timerCount++;
+  notify(0, 'setTimeout', '', id, delay, 0);
+  return id;
+}
+function clearTimeout(id) {
+  if (typeof id !== 'number' || timers[id] === undefined) return;
+  delete timers[id];
+  timerCount--;
+  notify(0, 'clearTimeout', '', id, undefined, 0);
+}
+function fire(id) {
+  const t = timers[id];
+  if (t === undefined) return;
+  delete timers[id];
+  timerCount--;
+  try { ReflectApply(t.callback, undefined, t.args); } catch (e) { log(0, 'error', ['Uncaught exception in a setTimeout callback:', e]); }
+}
+// No call in flight: nothing pending may keep closures of finished calls alive.
+function clearAll() {
+  timers = { __proto__: null };
+  timerCount = 0;
+  requests = { __proto__: null };
+}
+
+function define(name, value) {
+  ObjectDefineProperty(G, name, { __proto__: null, value: value, writable: true, configurable: true, enumerable: false });
+}
+define('console', consoleObject);
+define('setTimeout', setTimeout);
+define('clearTimeout', clearTimeout);
+
+// ---- ctx ----
+let grants = { __proto__: null };
+let defaultExport;
+let migrateExport;
+
+// The ctx functions are not async functions: an async function resolving with our promise would
+// look up its (replaceable) then. They return the request's promise, or a rejected one.
+function stateApi(callId, ns) {
+  return ObjectFreeze({
+    get: function get(key) {
+      try { return send(callId, 'get', ns, keyArg(key), undefined); } catch (e) { return rejected(e); }
+    },
+    set: function set(key, value) {
+      try { return send(callId, 'set', ns, keyArg(key), jsonArg(value, 'value')); } catch (e) { return rejected(e); }
+    },
+    delete: function delete_(key) {
+      try { return send(callId, 'delete', ns, keyArg(key), undefined); } catch (e) { return rejected(e); }
+    },
+    list: function list(opts) {
+      try {
+        let o = { __proto__: null };
+        if (opts !== undefined && opts !== null) o = { __proto__: null, prefix: opts.prefix, limit: opts.limit, cursor: opts.cursor };
+        return send(callId, 'list', ns, jsonArg(o, 'list options'), undefined);
+      } catch (e) { return rejected(e); }
+    },
+    ns: function ns_(name) {
+      if (typeof name !== 'string' || !ReflectApply(hasOwn, grants, [name])) {
+        throw typedError(wire('STATE_FORBIDDEN', 'shared namespace ' + StringCtor(name) + ' is not granted in manifest.state.shared',
+          { __proto__: null, namespace: typeof name === 'string' ? name : null }));
+      }
+      return stateApi(callId, name);
+    },
+  });
+}
+function makeCtx(callId, invocation) {
+  return ObjectFreeze({
+    call: function call(name, input) {
+      try {
+        const text = input === undefined ? 'null' : jsonArg(input, 'input');
+        if (text === undefined) {
+          throw typedError(wire('INVALID_INPUT', 'the input of ctx.call has no JSON form', { __proto__: null, path: '', message: 'not JSON', name: typeof name === 'string' ? name : null }));
+        }
+        // Capability names have at most 128 characters: a longer one is refused by the host anyway.
+        return send(callId, 'call', '', typeof name === 'string' ? slice(name, 0, 129) : null, text);
+      } catch (e) { return rejected(e); }
+    },
+    state: stateApi(callId, ''),
+    log: function log_(...args) { log(callId, 'log', args); },
+    invocation: ObjectFreeze(invocation),
+  });
+}
+function outputResult(out, name) {
+  let text;
+  try { text = JSONstringify(out === undefined ? null : out); } catch (e) {
+    return 't' + wire('INVALID_OUTPUT', 'the output is not JSON: ' + errorMessage(e), { __proto__: null, path: '', message: errorMessage(e), name: name });
+  }
+  if (typeof text !== 'string') {
+    return 't' + wire('INVALID_OUTPUT', 'the output has no JSON form', { __proto__: null, path: '', message: 'not JSON', name: name });
+  }
+  if (text.length > MAX_PAYLOAD) {
+    const size = utf8Length(text);
+    return 't' + wire('PAYLOAD_TOO_LARGE', 'output is ' + size + ' bytes, the limit is ' + MAX_PAYLOAD, { __proto__: null, what: 'output', limit: MAX_PAYLOAD, size: size });
+  }
+  return 'v' + text;
+}
+function errorResult(e) {
+  const w = ReflectApply(wmGet, typedErrors, [e]);
+  if (typeof w === 'string') return 't' + w;
+  const message = errorMessage(e);
+  let stack;
+  try { const s = e !== null && typeof e === 'object' ? e.stack : undefined; if (typeof s === 'string') stack = s; } catch (x) { stack = undefined; }
+  if (stack !== undefined && stack.length > 16384) stack = slice(stack, 0, 16384) + '...';
+  return 'c' + JSONstringify({ __proto__: null, message: message, stack: stack });
+}
+// Awaits only what capability code returned; the result leaves as a message.
+async function run(callId, entry, inputJson, invocationJson) {
+  logBudget = logBudget > 9000 ? 10000 : logBudget + 1000;
+  let name = null;
+  let result;
+  try {
+    const invocation = JSONparse(invocationJson);
+    name = invocation.name;
+    const arg = JSONparse(inputJson);
+    const ctx = makeCtx(callId, invocation);
+    if (entry === 'migrate') {
+      result = typeof migrateExport === 'function' ? outputResult(await ReflectApply(migrateExport, undefined, [ctx, arg]), name) : 'vnull';
+    } else if (typeof defaultExport !== 'function') {
+      result = 'c' + JSONstringify({ __proto__: null, message: 'the module has no default export function' });
+    } else {
+      result = outputResult(await ReflectApply(defaultExport, undefined, [arg, ctx]), name);
+    }
+  } catch (e) {
+    result = errorResult(e);
+  }
+  notify(callId, 'done', '', result, undefined, 0);
+}
+function bind(ns, grantsJson) {
+  grants = JSONparse(grantsJson);
+  try { defaultExport = ns.default; } catch (e) { defaultExport = undefined; }
+  try { migrateExport = ns.migrate; } catch (e) { migrateExport = undefined; }
+  return (typeof defaultExport === 'function' ? 'd' : '-') + (typeof migrateExport === 'function' ? 'm' : '-');
+}
+function inspect(ns) {
+  let manifest;
+  let d;
+  let m;
+  try { manifest = ns.manifest; d = ns.default; m = ns.migrate; } catch (e) {
+    return 'e' + 'the module did not finish evaluating: ' + errorMessage(e);
+  }
+  let text = '';
+  if (manifest !== undefined) {
+    try { text = JSONstringify(manifest); } catch (e) { return 'e' + 'the manifest export is not JSON: ' + errorMessage(e); }
+    if (typeof text !== 'string') return 'e' + 'the manifest export has no JSON form';
+    if (text.length > MAX_PAYLOAD) return 'e' + 'the manifest export is too large';
+  }
+  return 'i' + (typeof d === 'function' ? 'd' : '-') + (typeof m === 'function' ? 'm' : '-') + text;
+}
+return function dispatch(op, a, b, c, d) {
+  if (op === 'reply') { reply(a, b); return; }
+  if (op === 'run') { run(a, b, c, d); return; }
+  if (op === 'fire') return fire(a);
+  if (op === 'clear') return clearAll();
+  if (op === 'bind') return bind(a, b);
+  if (op === 'inspect') return inspect(a);
+  return 1;
+};
+`;
+
+/** Parses the tagged result of a `done` message on the host. */
+export type RunAnswer =
+  | { kind: 'output'; json: string }
+  | { kind: 'typed'; error: WireError }
+  | { kind: 'thrown'; message: string; stack?: string };
+
+export function parseRunAnswer(r: unknown): RunAnswer {
+  if (typeof r !== 'string' || r.length === 0) return { kind: 'thrown', message: 'the isolate returned no result' };
+  const body = r.slice(1);
+  switch (r[0]) {
+    case TAG.value:
+      return { kind: 'output', json: body };
+    case TAG.typed:
+      try {
+        const w = JSON.parse(body) as WireError;
+        return { kind: 'typed', error: { type: w.type, message: String(w.message), data: w.data ?? {} } };
+      } catch {
+        return { kind: 'thrown', message: 'malformed typed error' };
+      }
+    default:
+      try {
+        const c = JSON.parse(body) as { message?: unknown; stack?: unknown };
+        return { kind: 'thrown', message: String(c.message), stack: typeof c.stack === 'string' ? c.stack : undefined };
+      } catch {
+        return { kind: 'thrown', message: 'malformed error' };
+      }
+  }
+}
+
+/** Host answers to the isolate's requests. */
+export const answer = {
+  value: (json: string): string => TAG.value + json,
+  undefined: (): string => TAG.undefined,
+  error: (e: WireError): string => TAG.typed + JSON.stringify({ type: e.type, message: e.message, data: e.data }),
+};

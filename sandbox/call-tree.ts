@@ -1,0 +1,308 @@
+// One RunSpec = one call tree, run inside one worker: the root call and every nested ctx.call,
+// each validated against its manifest, each nested call in a savepoint of the tree's transaction,
+// typed errors carried up unchanged. The isolates themselves are isolate-host's business; this
+// module answers what capability code asks through its ctx.
+
+import { asSubstrateError, fail } from '../capabilities/errors.ts';
+import type { WireError } from '../capabilities/errors.ts';
+import { compileSchema } from '../capabilities/schema.ts';
+import type { Validator } from '../capabilities/schema.ts';
+import { KERNEL_LIMITS } from '../capabilities/types.ts';
+import type { Json } from '../capabilities/types.ts';
+import { answer } from './bridge.ts';
+import type { CallBinding, CallOutcome, Invocation, IsolateHost, LogLevel } from './isolate-host.ts';
+import type { LogEntry, RunResult, RunSpec, VersionPayload } from './protocol.ts';
+import { checkKey, checkValue, seedSource, Transaction } from './transaction.ts';
+import type { Savepoint, StateSource } from './transaction.ts';
+
+export interface CallTreeDeps {
+  isolates: IsolateHost;
+  versions: { get(hash: string): VersionPayload | null | Promise<VersionPayload | null> };
+  /** The live state source (the worker's read-only connection), opened on first use. */
+  liveState(): StateSource;
+  log(entry: LogEntry): void;
+}
+
+/** Log entries one tree may emit; the rest is dropped behind one marker entry. */
+export const MAX_LOG_ENTRIES_PER_RUN = 1000;
+/** Calls one tree may make in all: depth is bounded by the contract, breadth by this. */
+export const MAX_CALLS_PER_RUN = 10_000;
+/** How long after the root deadline the tree gives up on its own, if nothing else ended it. */
+const TREE_GRACE_MS = 25;
+
+const hasOwn = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
+const byteLength = (s: string) => (s.length * 3 <= KERNEL_LIMITS.maxPayloadBytes ? s.length : Buffer.byteLength(s, 'utf8'));
+
+interface Tree {
+  spec: RunSpec;
+  txn: Transaction;
+  logs: number;
+  calls: number;
+  done: boolean;
+}
+
+interface Validators {
+  input?: Validator;
+  output?: Validator;
+}
+
+export class CallTreeRunner {
+  private readonly validators = new Map<string, Validators>();
+
+  constructor(private readonly deps: CallTreeDeps) {}
+
+  async run(spec: RunSpec): Promise<RunResult> {
+    const started = performance.now();
+    const failed = (error: WireError): RunResult => ({ ok: false, error, durationMs: performance.now() - started });
+    let tree: Tree | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const payload = await this.deps.versions.get(spec.root);
+      if (!payload) return failed(fail('NOT_FOUND', `no version ${spec.root}`, { hash: spec.root }).toWire());
+      const deadline = spec.deadline ?? Date.now() + payload.manifest.limits.timeoutMs;
+      const source = spec.state.mode === 'scratch' ? seedSource(spec.state.seed) : this.deps.liveState();
+      tree = { spec, txn: new Transaction(source), logs: 0, calls: 1, done: false };
+      let inputJson: string;
+      let input: Json | undefined;
+      if (spec.entry === 'migrate') {
+        const from = spec.input && typeof spec.input === 'object' && !Array.isArray(spec.input) ? spec.input.from : null;
+        inputJson = JSON.stringify(from ?? null);
+      } else {
+        input = spec.input ?? null;
+        inputJson = JSON.stringify(input);
+      }
+      // Everything below normally ends by itself at the deadline (isolate-host); this is the
+      // backstop for the stretches outside any isolate (fetching a version, building an isolate).
+      const backstop = new Promise<CallOutcome>((resolve) => {
+        timer = setTimeout(
+          () => resolve({ ok: false, error: timeoutError(payload).toWire() }),
+          Math.max(0, deadline - Date.now()) + TREE_GRACE_MS,
+        );
+      });
+      const outcome = await Promise.race([this.invoke(tree, payload, spec.entry, inputJson, input, 0, deadline, tree.txn.root), backstop]);
+      if (!outcome.ok) return failed(outcome.error);
+      return { ok: true, output: JSON.parse(outcome.json) as Json, durationMs: performance.now() - started, txn: tree.txn.record() };
+    } catch (e) {
+      return failed(asSubstrateError(e).toWire());
+    } finally {
+      clearTimeout(timer);
+      if (tree) tree.done = true;
+    }
+  }
+
+  /** Drops what is cached for versions that will not run again here. */
+  forget(hashes: string[]): void {
+    for (const h of hashes) this.validators.delete(h);
+  }
+
+  private validatorsOf(payload: VersionPayload): Validators {
+    let v = this.validators.get(payload.hash);
+    if (!v) {
+      const m = payload.manifest;
+      v = {
+        input: m.inputSchema ? compileSchema(m.inputSchema) : undefined,
+        output: m.outputSchema ? compileSchema(m.outputSchema) : undefined,
+      };
+      this.validators.set(payload.hash, v);
+      if (this.validators.size > 2000) this.validators.delete(this.validators.keys().next().value as string);
+    }
+    return v;
+  }
+
+  /** One call of the tree (the root or a nested one): checks, runs, checks the output. */
+  async invoke(
+    tree: Tree,
+    payload: VersionPayload,
+    entry: 'default' | 'migrate',
+    inputJson: string,
+    input: Json | undefined,
+    depth: number,
+    deadline: number,
+    savepoint: Savepoint,
+  ): Promise<CallOutcome> {
+    const { name, version } = payload;
+    const size = byteLength(inputJson);
+    if (size > KERNEL_LIMITS.maxPayloadBytes) {
+      return err('PAYLOAD_TOO_LARGE', `the input of ${name} is ${size} bytes, the limit is ${KERNEL_LIMITS.maxPayloadBytes}`, {
+        limit: KERNEL_LIMITS.maxPayloadBytes,
+        size,
+        what: 'input',
+        name,
+      });
+    }
+    const validators = this.validatorsOf(payload);
+    if (entry === 'default' && validators.input) {
+      const r = validators.input(input === undefined ? JSON.parse(inputJson) : input);
+      if (!r.ok) return err('INVALID_INPUT', `invalid input for ${name}: ${r.path || '/'} ${r.message}`, { path: r.path, message: r.message, name });
+    }
+    const invocation: Invocation = { id: tree.spec.invocationId, name, version, generation: tree.spec.generation, depth, deadline };
+    const binding = new Binding(this, tree, payload, invocation, savepoint);
+    const outcome = await this.deps.isolates.call(payload, { entry, inputJson, invocation, deadline, binding });
+    if (!outcome.ok || entry !== 'default') return outcome;
+    const outSize = byteLength(outcome.json);
+    if (outSize > KERNEL_LIMITS.maxPayloadBytes) {
+      return err('PAYLOAD_TOO_LARGE', `the output of ${name} is ${outSize} bytes, the limit is ${KERNEL_LIMITS.maxPayloadBytes}`, {
+        limit: KERNEL_LIMITS.maxPayloadBytes,
+        size: outSize,
+        what: 'output',
+        name,
+      });
+    }
+    if (validators.output) {
+      const r = validators.output(JSON.parse(outcome.json));
+      if (!r.ok) return err('INVALID_OUTPUT', `invalid output from ${name}: ${r.path || '/'} ${r.message}`, { path: r.path, message: r.message, name, version });
+    }
+    return outcome;
+  }
+
+  /** ctx.call from `caller`: declared, within depth, linked, then run in a savepoint. */
+  async nested(tree: Tree, caller: Binding, depName: unknown, inputJson: unknown): Promise<string> {
+    const { payload, invocation } = caller;
+    if (typeof depName !== 'string') {
+      return answer.error(fail('INVALID_INPUT', 'ctx.call needs a capability name', { path: '', message: 'name must be a string', name: payload.name }).toWire());
+    }
+    if (typeof inputJson !== 'string') {
+      return answer.error(fail('INVALID_INPUT', `the input of ${depName} has no JSON form`, { path: '', message: 'not JSON', name: depName }).toWire());
+    }
+    const deps = payload.manifest.dependencies;
+    if (!hasOwn(deps, depName)) {
+      return answer.error(
+        fail('UNDECLARED_DEPENDENCY', `${payload.name} does not declare a dependency on ${depName}`, { name: payload.name, dependency: depName }).toWire(),
+      );
+    }
+    if (++tree.calls > MAX_CALLS_PER_RUN) {
+      return answer.error(fail('OVERLOADED', `the invocation made more than ${MAX_CALLS_PER_RUN} calls`, { limit: MAX_CALLS_PER_RUN, what: 'calls' }).toWire());
+    }
+    const depth = invocation.depth + 1;
+    if (depth > KERNEL_LIMITS.maxDepth) {
+      return answer.error(fail('CALL_DEPTH_EXCEEDED', `call depth ${depth} exceeds the limit of ${KERNEL_LIMITS.maxDepth}`, { depth, limit: KERNEL_LIMITS.maxDepth }).toWire());
+    }
+    const links = tree.spec.links;
+    const own = hasOwn(links, payload.hash) ? links[payload.hash] : undefined;
+    const hash = own && hasOwn(own, depName) ? own[depName] : undefined;
+    if (typeof hash !== 'string') {
+      const range = deps[depName];
+      return answer.error(
+        fail('DEPENDENCY_UNSATISFIED', `no version of ${depName} satisfies ${range} (required by ${payload.name})`, {
+          name: payload.name,
+          dependency: depName,
+          range,
+        }).toWire(),
+      );
+    }
+    const callee = await this.deps.versions.get(hash);
+    if (!callee) return answer.error(fail('NOT_FOUND', `no version ${hash} of ${depName}`, { name: depName, hash }).toWire());
+    if (tree.done) return answer.error(timeoutError(payload).toWire());
+    const deadline = Math.min(invocation.deadline, Date.now() + callee.manifest.limits.timeoutMs);
+    const sp = tree.txn.savepoint(caller.savepoint);
+    const outcome = await this.invoke(tree, callee, 'default', inputJson, undefined, depth, deadline, sp);
+    if (outcome.ok) {
+      tree.txn.release(sp);
+      return answer.value(outcome.json);
+    }
+    tree.txn.discard(sp);
+    return answer.error(outcome.error);
+  }
+
+  log(tree: Tree, invocation: Invocation, level: LogLevel, message: string): void {
+    if (tree.done || tree.logs > MAX_LOG_ENTRIES_PER_RUN) return;
+    tree.logs++;
+    const entry: LogEntry = { invocationId: invocation.id, name: invocation.name, version: invocation.version, level, message, at: Date.now() };
+    if (tree.logs > MAX_LOG_ENTRIES_PER_RUN) {
+      entry.level = 'warn';
+      entry.message = `[further log entries of this invocation are dropped: the limit is ${MAX_LOG_ENTRIES_PER_RUN}]`;
+    }
+    this.deps.log(entry);
+  }
+}
+
+/** What one call may do through its ctx. */
+class Binding implements CallBinding {
+  constructor(
+    private readonly runner: CallTreeRunner,
+    private readonly tree: Tree,
+    readonly payload: VersionPayload,
+    readonly invocation: Invocation,
+    readonly savepoint: Savepoint,
+  ) {}
+
+  request(op: string, ns: unknown, a: unknown, b: unknown): string | Promise<string> {
+    try {
+      const txn = this.tree.txn;
+      switch (op) {
+        case 'get': {
+          const v = txn.get(this.savepoint, this.namespace(ns, false), checkKey(a));
+          return v === undefined ? answer.undefined() : answer.value(v);
+        }
+        case 'set':
+          txn.put(this.savepoint, this.namespace(ns, true), checkKey(a), checkValue(b));
+          return answer.undefined();
+        case 'delete':
+          txn.put(this.savepoint, this.namespace(ns, true), checkKey(a), null);
+          return answer.undefined();
+        case 'list': {
+          const space = this.namespace(ns, false);
+          const opts = listOptions(a);
+          const page = txn.list(this.savepoint, space, opts);
+          let items = '';
+          for (const it of page.items) items += `${items ? ',' : ''}{"key":${JSON.stringify(it.key)},"value":${it.value}}`;
+          return answer.value(`{"items":[${items}],"cursor":${JSON.stringify(page.cursor)}}`);
+        }
+        case 'call':
+          return this.runner.nested(this.tree, this, a, b);
+        default:
+          throw fail('CAPABILITY_ERROR', `unknown ctx operation ${op}`, { name: this.payload.name, version: this.payload.version });
+      }
+    } catch (e) {
+      return answer.error(asSubstrateError(e).toWire());
+    }
+  }
+
+  log(level: LogLevel, message: string): void {
+    this.runner.log(this.tree, this.invocation, level, message);
+  }
+
+  /** The stored namespace a ctx.state API addresses: '' is the capability's own. */
+  private namespace(ns: unknown, write: boolean): string {
+    if (ns === '') return this.payload.name;
+    const shared = this.payload.manifest.state.shared;
+    const grant = typeof ns === 'string' && hasOwn(shared, ns) ? shared[ns] : undefined;
+    if (grant === undefined) {
+      throw fail('STATE_FORBIDDEN', `shared namespace ${String(ns)} is not granted to ${this.payload.name}`, { namespace: typeof ns === 'string' ? ns : null });
+    }
+    if (write && grant !== 'rw') {
+      throw fail('STATE_FORBIDDEN', `shared namespace ${String(ns)} is granted read-only to ${this.payload.name}`, { namespace: ns, access: 'r' });
+    }
+    return `shared:${ns as string}`;
+  }
+}
+
+function listOptions(a: unknown): { prefix?: string; limit?: number; cursor?: string | null } {
+  const bad = (message: string) => fail('INVALID_INPUT', `ctx.state.list: ${message}`, { path: '', message, what: 'list options' });
+  if (typeof a !== 'string') return {};
+  const o = JSON.parse(a) as { prefix?: unknown; limit?: unknown; cursor?: unknown };
+  const out: { prefix?: string; limit?: number; cursor?: string | null } = {};
+  if (o.prefix !== undefined && o.prefix !== null) {
+    if (typeof o.prefix !== 'string') throw bad('prefix must be a string');
+    out.prefix = o.prefix;
+  }
+  if (o.limit !== undefined && o.limit !== null) {
+    if (typeof o.limit !== 'number') throw bad('limit must be a number');
+    out.limit = o.limit;
+  }
+  if (o.cursor !== undefined && o.cursor !== null) {
+    if (typeof o.cursor !== 'string') throw bad('cursor must be a string or null');
+    out.cursor = o.cursor;
+  }
+  return out;
+}
+
+function err(type: Parameters<typeof fail>[0], message: string, data: { [k: string]: unknown }): CallOutcome {
+  return { ok: false, error: fail(type, message, data).toWire() };
+}
+
+function timeoutError(payload: VersionPayload) {
+  const { name, version, manifest } = payload;
+  const timeoutMs = manifest.limits.timeoutMs;
+  return fail('TIMEOUT', `${name}@${version} did not finish within its deadline (timeoutMs ${timeoutMs})`, { timeoutMs, name, version });
+}

@@ -1,0 +1,613 @@
+// The isolates of one sandbox worker: one warm isolated-vm isolate per version hash (LRU beyond a
+// bound; never evicted with calls in flight; retired ones disposed once drained), and everything
+// that keeps a call inside its limits: the memory limit, a wall-clock deadline that also covers
+// awaiting, detection and disposal of an isolate stuck in a loop no `timeout` covers, and the
+// isolate's setTimeout on host timers clamped to the deadlines of the calls in flight.
+
+import fs from 'node:fs';
+import ivm from 'isolated-vm';
+import { fail, isErrorType, SubstrateError } from '../capabilities/errors.ts';
+import type { WireError } from '../capabilities/errors.ts';
+import { answer, BOOTSTRAP_SOURCE, parseRunAnswer } from './bridge.ts';
+import type { Inspection, LogEntry, VersionPayload } from './protocol.ts';
+import { installRuntimeSync } from './runtime.ts';
+
+export type LogLevel = LogEntry['level'];
+const LEVELS: ReadonlySet<string> = new Set(['log', 'info', 'warn', 'error', 'debug']);
+
+/** What one call asks of the host: its ctx operations and its logs. */
+export interface CallBinding {
+  /** A ctx operation (get/set/delete/list/call). Answers a tagged string (bridge.answer); never throws. */
+  request(op: string, ns: unknown, a: unknown, b: unknown): string | Promise<string>;
+  log(level: LogLevel, message: string): void;
+}
+
+export interface Invocation {
+  id: string;
+  name: string;
+  version: string;
+  generation: number;
+  depth: number;
+  deadline: number;
+}
+
+export interface CallRequest {
+  entry: 'default' | 'migrate';
+  /** JSON text of the input (for `migrate`: of `from`). */
+  inputJson: string;
+  invocation: Invocation;
+  /** Absolute, epoch ms. */
+  deadline: number;
+  binding: CallBinding;
+}
+
+export type CallOutcome = { ok: true; json: string } | { ok: false; error: WireError };
+/** A call that provably never started in an isolate found stuck: run it again elsewhere. */
+type Settlement = CallOutcome | 'retry';
+
+/** How long a probe may wait for an isolate before it is declared stuck. */
+export const PROBE_GRACE_MS = 250;
+/** Every this often, an isolate with no call in flight whose CPU time grew by more than
+ *  IDLE_SPIN_MS is disposed: something (a FinalizationRegistry callback, say) runs outside any call. */
+export const IDLE_SWEEP_MS = 2000;
+const IDLE_SPIN_MS = 500;
+const MAX_TIMERS_PER_ISOLATE = 10_000;
+const INSPECT_MEMORY_MB = 128;
+const INSPECT_EVAL_MS = 2000;
+const SETUP_TIMEOUT_MS = 2000;
+
+/** V8 lost control of an isolate: the process is no longer trustworthy. Say so on stderr (the pool
+ *  keeps the tail) and die at once; process.exit() from this callback hangs, SIGKILL does not. */
+function onCatastrophicError(message: string): void {
+  try {
+    fs.writeSync(2, `substrate sandbox worker ${process.pid}: catastrophic isolate error: ${message}\n`);
+  } finally {
+    process.kill(process.pid, 'SIGKILL');
+  }
+}
+
+function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+const isMemoryError = (msg: string) => /memory limit|out of memory/i.test(msg);
+const isTimeoutError = (msg: string) => /execution timed out/i.test(msg);
+
+interface ActiveCall {
+  req: CallRequest;
+  resolve: (o: Settlement) => void;
+  timer: NodeJS.Timeout;
+}
+
+type Dispatch = (...args: Array<string | number | ivm.Dereference<unknown>>) => unknown;
+
+interface HostedOwner {
+  onIdle(h: HostedIsolate): void;
+  onDead(h: HostedIsolate): void;
+}
+
+/** Compiles a capability module in `isolate`: imports are refused. */
+function compileModule(isolate: ivm.Isolate, context: ivm.Context, code: string, filename: string): ivm.Module {
+  let module: ivm.Module;
+  try {
+    module = isolate.compileModuleSync(code, { filename });
+  } catch (e) {
+    throw fail('COMPILE_ERROR', `the module does not compile: ${errorMessage(e)}`, { message: errorMessage(e) });
+  }
+  const imports = module.dependencySpecifiers;
+  if (imports.length > 0) {
+    // (Reading a Module after release() crashes the process: let the handle be collected.)
+    throw fail('COMPILE_ERROR', 'imports are not available', { message: 'imports are not available', imports: imports.slice(0, 20) });
+  }
+  try {
+    module.instantiateSync(context, () => {
+      throw new Error('imports are not available');
+    });
+  } catch (e) {
+    throw fail('COMPILE_ERROR', `the module does not link: ${errorMessage(e)}`, { message: errorMessage(e) });
+  }
+  return module;
+}
+
+/** A fresh isolate and context with the runtime and the bridge installed. `host` serves the bridge. */
+function freshContext(memoryMb: number, host: ivm.Reference): { isolate: ivm.Isolate; context: ivm.Context; dispatch: ivm.Reference<Dispatch> } {
+  const isolate = new ivm.Isolate({ memoryLimit: memoryMb, onCatastrophicError });
+  try {
+    // Synchronous calls are safe (and several times faster) on an isolate nothing runs in yet.
+    const context = isolate.createContextSync();
+    installRuntimeSync(context, isolate);
+    const dispatch = context.evalClosureSync(BOOTSTRAP_SOURCE, [host], {
+      result: { reference: true },
+      timeout: SETUP_TIMEOUT_MS,
+      filename: 'substrate:bridge',
+    }) as ivm.Reference<Dispatch>;
+    return { isolate, context, dispatch };
+  } catch (e) {
+    isolate.dispose();
+    throw e;
+  }
+}
+
+export class HostedIsolate {
+  dead: null | 'timeout' | 'memory' | 'disposed' = null;
+  /** Waiters of the creation that have not started their call yet: not evictable. */
+  pins = 0;
+  retired = false;
+  private isolate!: ivm.Isolate;
+  private dispatch!: ivm.Reference<Dispatch>;
+  private readonly calls = new Map<number, ActiveCall>();
+  private readonly timers = new Map<number, NodeJS.Timeout>();
+  private seq = 0;
+  private probing = false;
+  /** The last call id sent before the pending probe: later ones are queued behind it. */
+  private probeMark = 0;
+  /** isolate.cpuTime at the last idle sweep, while no call was in flight. */
+  private idleCpu: bigint | null = null;
+  hasDefault = false;
+  hasMigrate = false;
+
+  private constructor(
+    readonly payload: VersionPayload,
+    private readonly owner: HostedOwner,
+  ) {}
+
+  get hash(): string {
+    return this.payload.hash;
+  }
+
+  get inFlight(): number {
+    return this.calls.size;
+  }
+
+  /** Builds the isolate of a version and evaluates its module within `deadline`. */
+  static async create(payload: VersionPayload, deadline: number, owner: HostedOwner): Promise<HostedIsolate> {
+    const h = new HostedIsolate(payload, owner);
+    const { name, version, manifest } = payload;
+    const hostRef = new ivm.Reference(h.serve);
+    let isolate: ivm.Isolate | undefined;
+    try {
+      const fresh = freshContext(manifest.limits.memoryMb, hostRef);
+      isolate = fresh.isolate;
+      h.isolate = isolate;
+      h.dispatch = fresh.dispatch;
+      const module = compileModule(isolate, fresh.context, payload.compiled, `capability:${name}@${version}`);
+      const remaining = Math.ceil(deadline - Date.now());
+      if (remaining <= 0) throw h.timeoutError();
+      try {
+        await module.evaluate({ timeout: remaining });
+      } catch (e) {
+        const msg = errorMessage(e);
+        if (isMemoryError(msg) || isolate.isDisposed) throw h.memoryError();
+        if (isTimeoutError(msg)) throw h.timeoutError();
+        throw fail('CAPABILITY_ERROR', `the module threw while loading: ${msg}`, {
+          name,
+          version,
+          message: msg,
+          stack: e instanceof Error ? e.stack : undefined,
+        });
+      }
+      const flags = (await h.dispatch.apply(undefined, ['bind', module.namespace.derefInto(), JSON.stringify(manifest.state.shared)], {
+        timeout: SETUP_TIMEOUT_MS,
+      })) as string;
+      h.hasDefault = flags[0] === 'd';
+      h.hasMigrate = flags[1] === 'm';
+      return h;
+    } catch (e) {
+      if (isolate && !isolate.isDisposed) isolate.dispose();
+      if (e instanceof SubstrateError) throw e;
+      const msg = errorMessage(e);
+      if (isMemoryError(msg)) throw h.memoryError();
+      throw fail('CAPABILITY_ERROR', `the isolate could not be set up: ${msg}`, { name, version, message: msg });
+    }
+  }
+
+  /** Runs one call: resolves with its output JSON or its typed error, at the latest at its deadline. */
+  call(req: CallRequest): Promise<Settlement> {
+    // Handed an isolate that died meanwhile: the call never ran in it, so it may run elsewhere.
+    if (this.dead) return Promise.resolve('retry');
+    const remaining = Math.ceil(req.deadline - Date.now());
+    if (remaining <= 0) return Promise.resolve({ ok: false, error: this.timeoutError().toWire() });
+    const id = ++this.seq;
+    return new Promise<Settlement>((resolve) => {
+      const timer = setTimeout(() => this.expire(id), remaining);
+      this.calls.set(id, { req, resolve, timer });
+      // `timeout` bounds the synchronous part (and its microtasks); the result comes as `done`.
+      this.send(['run', id, req.entry, req.inputJson, JSON.stringify(req.invocation)], remaining, id);
+    });
+  }
+
+  /** A message into the isolate. A failure of the task it starts is classified here: a timeout
+   *  or a memory death ends calls; anything else is an unhandled rejection of capability code. */
+  private send(args: [string, ...Array<string | number>], timeout: number, callId: number): void {
+    let p: Promise<unknown>;
+    try {
+      p = this.dispatch.apply(undefined, args, { timeout: Math.max(1, timeout) });
+    } catch (e) {
+      p = Promise.reject(e);
+    }
+    p.catch((e: unknown) => this.onTaskError(e, callId));
+  }
+
+  dispose(): void {
+    this.die('disposed');
+  }
+
+  /** Called by the idle sweep: code running with no call in flight is disposed with its isolate. */
+  sweepIdle(): void {
+    if (this.dead || this.calls.size > 0) {
+      this.idleCpu = null;
+      return;
+    }
+    const cpu = this.isolate.cpuTime;
+    if (this.idleCpu !== null && cpu - this.idleCpu > BigInt(IDLE_SPIN_MS) * 1_000_000n) {
+      this.die('timeout');
+      return;
+    }
+    this.idleCpu = cpu;
+  }
+
+  // ---- the bridge's host function: callId, op, ns, a, b, requestId; primitives only ----
+  private readonly serve = (callId: unknown, op: unknown, ns: unknown, a: unknown, b: unknown, requestId: unknown): undefined => {
+    switch (op) {
+      case 'done':
+        if (typeof callId === 'number' && this.calls.has(callId)) this.settle(callId, this.fromAnswer(a));
+        return undefined;
+      case 'log': {
+        const call = callId === 0 ? this.latestCall() : this.calls.get(callId as number);
+        if (call && typeof ns === 'string' && LEVELS.has(ns) && typeof a === 'string') call.req.binding.log(ns as LogLevel, a);
+        return undefined;
+      }
+      case 'setTimeout':
+        this.setTimer(a, b);
+        return undefined;
+      case 'clearTimeout': {
+        const t = this.timers.get(a as number);
+        if (t) {
+          clearTimeout(t);
+          this.timers.delete(a as number);
+        }
+        return undefined;
+      }
+    }
+    // A ctx operation of a call that is over gets no answer: its continuation never runs, and
+    // the isolate drops the pending request when it goes idle.
+    const call = typeof callId === 'number' ? this.calls.get(callId) : undefined;
+    if (!call || typeof requestId !== 'number') return undefined;
+    let r: string | Promise<string>;
+    try {
+      r = call.req.binding.request(String(op), ns, a, b);
+    } catch (e) {
+      r = answer.error(toWire(e));
+    }
+    if (typeof r === 'string') this.reply(callId as number, requestId, r);
+    else
+      r.then(
+        (s) => this.reply(callId as number, requestId, s),
+        (e: unknown) => this.reply(callId as number, requestId, answer.error(toWire(e))),
+      );
+    return undefined;
+  };
+
+  private reply(callId: number, requestId: number, r: string): void {
+    const call = this.calls.get(callId);
+    if (!call || this.dead) return;
+    this.send(['reply', requestId, r], Math.ceil(call.req.deadline - Date.now()), callId);
+  }
+
+  private latestCall(): ActiveCall | undefined {
+    let last: ActiveCall | undefined;
+    for (const c of this.calls.values()) last = c;
+    return last;
+  }
+
+  private latestDeadline(): number {
+    let latest = 0;
+    for (const c of this.calls.values()) if (c.req.deadline > latest) latest = c.req.deadline;
+    return latest;
+  }
+
+  private setTimer(id: unknown, delay: unknown): void {
+    if (typeof id !== 'number' || this.dead || this.calls.size === 0 || this.timers.size >= MAX_TIMERS_PER_ISOLATE) return;
+    const left = this.latestDeadline() - Date.now();
+    if (left <= 0) return;
+    const ms = Math.max(0, Math.min(typeof delay === 'number' && delay > 0 ? delay : 0, left));
+    this.timers.set(
+      id,
+      setTimeout(() => {
+        this.timers.delete(id);
+        this.fire(id);
+      }, ms),
+    );
+  }
+
+  private fire(id: number): void {
+    if (this.dead || this.calls.size === 0) return;
+    const left = Math.ceil(this.latestDeadline() - Date.now());
+    if (left <= 0) return;
+    this.send(['fire', id], left, 0);
+  }
+
+  private onTaskError(e: unknown, callId: number): void {
+    if (this.dead) return;
+    const msg = errorMessage(e);
+    if (isMemoryError(msg) || this.isolate.isDisposed) {
+      this.die('memory');
+    } else if (isTimeoutError(msg)) {
+      // A task ran out of time: the call it served (if any) is over; the isolate is probed.
+      if (this.calls.has(callId)) this.settle(callId, { ok: false, error: this.timeoutError().toWire() });
+      this.probe();
+    } else {
+      // isolated-vm throws a promise rejection nobody handled into the task that left it.
+      // A timer task (callId 0) is attributed like console output; a call's own task to it alone.
+      const call = callId === 0 ? this.latestCall() : this.calls.get(callId);
+      call?.req.binding.log('error', `Unhandled promise rejection: ${msg}`);
+    }
+  }
+
+  private expire(id: number): void {
+    if (!this.calls.has(id)) return;
+    this.settle(id, { ok: false, error: this.timeoutError().toWire() });
+    // The call is over for its caller; whatever it left running must not hold the isolate.
+    this.probe();
+  }
+
+  /** Asks the isolate to answer; one that does not within the grace is stuck (a loop after an
+   *  await, which no `timeout` covers) and is disposed. */
+  private probe(): void {
+    if (this.probing || this.dead) return;
+    this.probing = true;
+    this.probeMark = this.seq;
+    const timer = setTimeout(() => {
+      this.probing = false;
+      this.die('timeout');
+    }, PROBE_GRACE_MS);
+    this.dispatch.apply(undefined, ['probe'], { timeout: PROBE_GRACE_MS }).then(
+      () => {
+        clearTimeout(timer);
+        this.probing = false;
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        this.probing = false;
+        if (isMemoryError(errorMessage(e)) || this.isolate.isDisposed) this.die('memory');
+      },
+    );
+  }
+
+  private settle(id: number, outcome: Settlement): void {
+    const c = this.calls.get(id);
+    if (!c) return;
+    this.calls.delete(id);
+    clearTimeout(c.timer);
+    c.resolve(outcome);
+    if (this.calls.size === 0 && !this.dead) {
+      // No call in flight: no timer may outlive them (a 1e9 ms setTimeout keeps nothing alive).
+      for (const t of this.timers.values()) clearTimeout(t);
+      this.timers.clear();
+      this.dispatch.applyIgnored(undefined, ['clear']);
+      this.owner.onIdle(this);
+    }
+  }
+
+  private die(reason: 'timeout' | 'memory' | 'disposed'): void {
+    if (this.dead) return;
+    this.dead = reason;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    try {
+      if (this.isolate && !this.isolate.isDisposed) this.isolate.dispose();
+    } catch {
+      // Already gone.
+    }
+    const err = this.deathError().toWire();
+    // Tasks run in order: a call sent after the unanswered probe never ran a line.
+    for (const id of [...this.calls.keys()]) this.settle(id, reason === 'timeout' && id > this.probeMark ? 'retry' : { ok: false, error: err });
+    this.owner.onDead(this);
+  }
+
+  private fromAnswer(r: unknown): CallOutcome {
+    const a = parseRunAnswer(r);
+    if (a.kind === 'output') return { ok: true, json: a.json };
+    if (a.kind === 'typed') {
+      if (isErrorType(a.error.type)) return { ok: false, error: a.error };
+      return { ok: false, error: this.capabilityError(a.error.message).toWire() };
+    }
+    return { ok: false, error: this.capabilityError(a.message, a.stack).toWire() };
+  }
+
+  private capabilityError(message: string, stack?: string): SubstrateError {
+    const { name, version } = this.payload;
+    return fail('CAPABILITY_ERROR', message, { name, version, message, stack });
+  }
+
+  private timeoutError(): SubstrateError {
+    const { name, version, manifest } = this.payload;
+    const timeoutMs = manifest.limits.timeoutMs;
+    return fail('TIMEOUT', `${name}@${version} did not finish within its deadline (timeoutMs ${timeoutMs})`, { timeoutMs, name, version });
+  }
+
+  private memoryError(): SubstrateError {
+    const { name, version, manifest } = this.payload;
+    const memoryMb = manifest.limits.memoryMb;
+    return fail('MEMORY_LIMIT', `${name}@${version} exceeded its memory limit of ${memoryMb} MB`, { memoryMb, name, version });
+  }
+
+  private deathError(): SubstrateError {
+    if (this.dead === 'memory') return this.memoryError();
+    return this.timeoutError();
+  }
+}
+
+function toWire(e: unknown): WireError {
+  if (e instanceof SubstrateError) return e.toWire();
+  return { type: 'CAPABILITY_ERROR', message: errorMessage(e), data: { message: errorMessage(e) } };
+}
+
+export interface IsolateHostStats {
+  isolates: number;
+  created: number;
+  evicted: number;
+  died: number;
+}
+
+/** The warm isolates of one worker, by version hash, least recently used first. */
+export class IsolateHost implements HostedOwner {
+  private readonly live = new Map<string, HostedIsolate>();
+  private readonly creating = new Map<string, { promise: Promise<HostedIsolate>; waiters: number }>();
+  private readonly draining = new Set<HostedIsolate>();
+  private created = 0;
+  private evicted = 0;
+  private died = 0;
+
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(private readonly opts: { maxIsolates: number }) {
+    this.sweeper = setInterval(() => {
+      for (const h of [...this.live.values(), ...this.draining]) h.sweepIdle();
+    }, IDLE_SWEEP_MS);
+    this.sweeper.unref();
+  }
+
+  /** Runs one call in the isolate of `payload`, creating it if needed. Never rejects. */
+  async call(payload: VersionPayload, req: CallRequest): Promise<CallOutcome> {
+    for (let attempt = 0; ; attempt++) {
+      const s = await this.callOnce(payload, req);
+      if (s !== 'retry') return s;
+      if (attempt >= 2) return { ok: false, error: fail('TIMEOUT', `${payload.name}@${payload.version} found no responsive isolate`, { timeoutMs: payload.manifest.limits.timeoutMs, name: payload.name, version: payload.version }).toWire() };
+    }
+  }
+
+  private callOnce(payload: VersionPayload, req: CallRequest): Promise<Settlement> {
+    const h = this.live.get(payload.hash);
+    if (h && !h.dead) {
+      this.live.delete(payload.hash);
+      this.live.set(payload.hash, h);
+      return h.call(req);
+    }
+    return this.callCold(payload, req);
+  }
+
+  private async callCold(payload: VersionPayload, req: CallRequest): Promise<Settlement> {
+    let h: HostedIsolate;
+    try {
+      h = await this.acquire(payload, req.deadline);
+    } catch (e) {
+      return { ok: false, error: toWire(e) };
+    }
+    h.pins--;
+    return h.call(req);
+  }
+
+  private acquire(payload: VersionPayload, deadline: number): Promise<HostedIsolate> {
+    let rec = this.creating.get(payload.hash);
+    if (!rec) {
+      const r: { promise: Promise<HostedIsolate>; waiters: number } = { promise: Promise.resolve(null as never), waiters: 0 };
+      r.promise = HostedIsolate.create(payload, deadline, this).then(
+        (h) => {
+          this.creating.delete(payload.hash);
+          this.created++;
+          h.pins += r.waiters;
+          this.live.set(payload.hash, h);
+          this.evict();
+          return h;
+        },
+        (e: unknown) => {
+          this.creating.delete(payload.hash);
+          throw e;
+        },
+      );
+      this.creating.set(payload.hash, r);
+      rec = r;
+    }
+    rec.waiters++;
+    return rec.promise;
+  }
+
+  /** Disposes the isolates of superseded versions once their calls have drained. */
+  retire(hashes: string[]): void {
+    for (const hash of hashes) {
+      const h = this.live.get(hash);
+      if (!h) continue;
+      this.live.delete(hash);
+      h.retired = true;
+      if (h.inFlight === 0 && h.pins === 0) h.dispose();
+      else this.draining.add(h);
+    }
+  }
+
+  onIdle(h: HostedIsolate): void {
+    if (h.retired) {
+      this.draining.delete(h);
+      h.dispose();
+      return;
+    }
+    if (this.live.size > this.opts.maxIsolates) this.evict();
+  }
+
+  onDead(h: HostedIsolate): void {
+    if (h.dead !== 'disposed') this.died++;
+    this.draining.delete(h);
+    if (this.live.get(h.hash) === h) this.live.delete(h.hash);
+  }
+
+  private evict(): void {
+    if (this.live.size <= this.opts.maxIsolates) return;
+    for (const h of [...this.live.values()]) {
+      if (this.live.size <= this.opts.maxIsolates) break;
+      if (h.inFlight > 0 || h.pins > 0) continue;
+      this.live.delete(h.hash);
+      this.evicted++;
+      h.dispose();
+    }
+  }
+
+  /** Evaluates a module in a throwaway isolate and reports its exports. Rejects with COMPILE_ERROR. */
+  async inspect(code: string): Promise<Inspection> {
+    let isolate: ivm.Isolate | undefined;
+    let timedOut = false;
+    // A wall-clock guard: top-level code after an await is not covered by `timeout`.
+    const guard = setTimeout(() => {
+      timedOut = true;
+      if (isolate && !isolate.isDisposed) isolate.dispose();
+    }, INSPECT_EVAL_MS + 1000);
+    try {
+      const fresh = freshContext(INSPECT_MEMORY_MB, new ivm.Reference(() => undefined));
+      isolate = fresh.isolate;
+      const module = compileModule(isolate, fresh.context, code, 'capability:inspect');
+      try {
+        await module.evaluate({ timeout: INSPECT_EVAL_MS });
+      } catch (e) {
+        const msg = errorMessage(e);
+        const why = isTimeoutError(msg) ? 'did not finish loading in time' : isMemoryError(msg) ? 'exceeded its memory limit while loading' : `threw while loading: ${msg}`;
+        throw fail('COMPILE_ERROR', `the module ${why}`, { message: msg });
+      }
+      const r = (await fresh.dispatch.apply(undefined, ['inspect', module.namespace.derefInto()], { timeout: INSPECT_EVAL_MS })) as string;
+      if (r[0] !== 'i') throw fail('COMPILE_ERROR', r.slice(1), { message: r.slice(1) });
+      const text = r.slice(3);
+      return {
+        manifest: text === '' ? undefined : JSON.parse(text),
+        hasDefault: r[1] === 'd',
+        hasMigrate: r[2] === 'm',
+      };
+    } catch (e) {
+      if (e instanceof SubstrateError) throw e;
+      const msg = timedOut ? 'the module did not finish loading in time' : errorMessage(e);
+      throw fail('COMPILE_ERROR', msg, { message: msg });
+    } finally {
+      clearTimeout(guard);
+      if (isolate && !isolate.isDisposed) isolate.dispose();
+    }
+  }
+
+  stats(): IsolateHostStats {
+    return { isolates: this.live.size + this.draining.size, created: this.created, evicted: this.evicted, died: this.died };
+  }
+
+  /** Disposes every isolate (worker shutdown). */
+  close(): void {
+    clearInterval(this.sweeper);
+    for (const h of [...this.live.values(), ...this.draining]) h.dispose();
+    this.live.clear();
+    this.draining.clear();
+  }
+}

@@ -1,0 +1,125 @@
+// The sandbox worker process: forked by sandbox/pool.ts, it hosts the isolates and runs whole call
+// trees. It talks to the kernel only through the IPC channel (sandbox/protocol.ts, batched per tick)
+// and reads state through its own read-only SQLite connection. It never writes anything.
+//
+// Environment: SUBSTRATE_SANDBOX_DB (the SQLite file, empty for none), SUBSTRATE_SANDBOX_MAX_ISOLATES.
+
+import { asSubstrateError, fail } from '../capabilities/errors.ts';
+import { openReadOnlyState } from '../store/state.ts';
+import type { ReadOnlyState } from '../store/state.ts';
+import { CallTreeRunner } from './call-tree.ts';
+import { Outbox, unbatch } from './ipc.ts';
+import { IsolateHost } from './isolate-host.ts';
+import type { FromWorker, LogEntry, ToWorker } from './protocol.ts';
+import { EMPTY_SOURCE } from './transaction.ts';
+import { VersionCache } from './version-cache.ts';
+
+if (!process.send) {
+  process.stderr.write('sandbox/worker.ts is started by the sandbox pool (child_process.fork), not directly\n');
+  process.exit(2);
+}
+const sendFrame = process.send.bind(process);
+
+const dbPath = process.env.SUBSTRATE_SANDBOX_DB || null;
+const maxIsolates = Number(process.env.SUBSTRATE_SANDBOX_MAX_ISOLATES) || 200;
+
+let reader: ReadOnlyState | null = null;
+let logMsg: { t: 'log'; entries: LogEntry[] } | null = null;
+const out = new Outbox<FromWorker>((batch) => {
+  logMsg = null;
+  sendFrame(batch);
+});
+const versions = new VersionCache((hash) => out.push({ t: 'need', hash }));
+const isolates = new IsolateHost({ maxIsolates });
+const runner = new CallTreeRunner({
+  isolates,
+  versions,
+  liveState: () => {
+    if (!dbPath) return EMPTY_SOURCE;
+    if (!reader) {
+      try {
+        reader = openReadOnlyState(dbPath);
+      } catch (e) {
+        // Not the capability's fault: say it is the sandbox's.
+        throw fail('SANDBOX_CRASHED', `the sandbox worker cannot read the state store: ${e instanceof Error ? e.message : String(e)}`, { pid: process.pid });
+      }
+    }
+    return reader;
+  },
+  log: (entry) => {
+    if (!logMsg) {
+      logMsg = { t: 'log', entries: [] };
+      out.push(logMsg);
+    }
+    logMsg.entries.push(entry);
+  },
+});
+
+let inFlight = 0;
+let shuttingDown = false;
+
+// Reading the RSS costs a /proc read: sample it, the pool only compares it with a limit.
+let rss = process.memoryUsage.rss();
+let rssAt = Date.now();
+function currentRss(): number {
+  const now = Date.now();
+  if (now - rssAt >= 100) {
+    rss = process.memoryUsage.rss();
+    rssAt = now;
+  }
+  return rss;
+}
+
+function maybeExit(): void {
+  if (!shuttingDown || inFlight > 0) return;
+  out.flush();
+  isolates.close();
+  reader?.close();
+  // The callback runs once everything queued before it is written to the channel.
+  sendFrame([], () => process.exit(0));
+}
+
+function handle(m: ToWorker): void {
+  switch (m.t) {
+    case 'run':
+      inFlight++;
+      runner.run(m.spec).then((result) => {
+        inFlight--;
+        out.push({ t: 'done', id: m.id, result, rss: currentRss(), isolates: isolates.stats().isolates });
+        maybeExit();
+      });
+      return;
+    case 'inspect':
+      inFlight++;
+      isolates.inspect(m.code).then(
+        (inspection) => out.push({ t: 'inspected', id: m.id, ok: true, inspection }),
+        (e: unknown) => out.push({ t: 'inspected', id: m.id, ok: false, error: asSubstrateError(e, 'COMPILE_ERROR').toWire() }),
+      ).finally(() => {
+        inFlight--;
+        maybeExit();
+      });
+      return;
+    case 'version':
+      versions.provide(m.hash, m.payload);
+      return;
+    case 'retire':
+      isolates.retire(m.hashes);
+      versions.forget(m.hashes);
+      runner.forget(m.hashes);
+      return;
+    case 'shutdown':
+      shuttingDown = true;
+      maybeExit();
+      return;
+  }
+}
+
+process.on('message', (frame: unknown) => {
+  for (const m of unbatch<ToWorker>(frame)) handle(m);
+});
+// The kernel is gone: nothing may outlive it.
+process.on('disconnect', () => process.exit(0));
+// A terminal's Ctrl+C reaches the whole process group; the kernel decides when workers stop.
+process.on('SIGINT', () => {});
+
+out.push({ t: 'ready', pid: process.pid });
