@@ -9,7 +9,7 @@ export const manifest = {
   tests: [
     {
       name: 'reports',
-      input: { text: 'to be or not to be' },
+      input: { text: 'To be, or not to be.' },
       expect: { words: 6, top: [{ word: 'be', count: 2 }, { word: 'to', count: 2 }, { word: 'not', count: 1 }], total: 6 },
     },
   ],
