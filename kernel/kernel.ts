@@ -338,7 +338,9 @@ export class Kernel {
     const generation = this.generation;
     const root = params.version !== undefined ? this.lookupIn(graph, params.name, params.version) : graph.current(params.name);
     if (!root) {
-      if (params.version === undefined && graph.versionsOf(params.name).length === 0) assertName(params.name);
+      if (params.version !== undefined) {
+        throw fail('NOT_FOUND', `no version ${params.version} of '${params.name}'`, { name: params.name, version: params.version });
+      }
       throw fail('NOT_FOUND', `no current capability '${params.name}'`, { name: params.name });
     }
     const links = this.linksFor(graph, root.hash);
@@ -540,7 +542,11 @@ export class Kernel {
     const compiled = compileSource(source, lang);
     // The module is evaluated only in the sandbox, never here: that is where an in-source
     // manifest is read and where the default export is checked.
-    const inspection = await this.pool.inspect(compiled);
+    // The worker keeps the inspection's isolate for the first run when the memory limit matches:
+    // tell it the limit a manifest sent beside the source asks for (in-source ones get the default).
+    const limits = manifestIn?.limits;
+    const memoryMb = limits && typeof limits === 'object' && !Array.isArray(limits) && typeof limits.memoryMb === 'number' ? limits.memoryMb : undefined;
+    const inspection = await this.pool.inspect(compiled, { memoryMb });
     const raw = manifestIn ?? inspection.manifest;
     if (raw === undefined || raw === null) {
       throw fail('INVALID_MANIFEST', 'no manifest: export `const manifest = {...}` from the module or send `manifest` beside the source', { field: 'manifest' });

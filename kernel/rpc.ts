@@ -91,7 +91,7 @@ export const METHODS: Record<MethodName, MethodSpec> = {
     if (!ctx.subscribe) throw fail('FORBIDDEN', 'this transport cannot deliver events', {});
     const types = p?.types ?? (['capability.registered', 'capability.activated', 'capability.removed', 'capability.rolledBack'] as EventType[]);
     if (types.includes('log') && ctx.principal.role === 'client') {
-      throw fail('FORBIDDEN', "role 'client' may not read logs", { role: ctx.principal.role, type: 'log' });
+      throw fail('FORBIDDEN', "role 'client' may not read logs", { role: ctx.principal.role, eventType: 'log' });
     }
     ctx.subscribe(types, p?.name);
     return { subscribed: types };

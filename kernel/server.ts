@@ -243,7 +243,8 @@ export class Server {
       if (!(e instanceof SubstrateError)) {
         return reply(errorResponse(id, RPC_CODES.INTERNAL, `internal error: ${err.message}`));
       }
-      return reply(errorResponse(id, RPC_CODES.SERVER_ERROR, err.message, { type: err.type, ...err.data }));
+      // `type` last: a detail named `type` in data must never mask the error's type.
+      return reply(errorResponse(id, RPC_CODES.SERVER_ERROR, err.message, { ...err.data, type: err.type }));
     } finally {
       conn.inFlight--;
     }
