@@ -33,6 +33,8 @@ export interface RunningKernel {
   kernel: Kernel;
   rpc: Rpc;
   auth: Auth;
+  /** Open WebSocket connections. */
+  connections(): number;
   close(): Promise<void>;
 }
 
@@ -72,6 +74,7 @@ export async function startKernel(opts: StartOptions): Promise<RunningKernel> {
     kernel,
     rpc,
     auth,
+    connections: () => server.connectionCount(),
     close: () =>
       (closing ??= (async () => {
         await server.close();

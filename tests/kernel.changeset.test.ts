@@ -54,6 +54,27 @@ describe('changesets', () => {
     expect(k.kernel.describe({ name: 'gate.b' }).version).toBe('1.0.0');
   });
 
+  it('gate tests run on throwaway state seeded by the test, never on live state', async () => {
+    await k.kernel.register(op, { source: cap({ name: 'seeded', body: 'const n = (await ctx.state.get("n")) ?? 0; await ctx.state.set("n", n + 1); return n + 1;' }) });
+    await k.kernel.invoke({ name: 'seeded', input: null });
+    await k.kernel.invoke({ name: 'seeded', input: null });
+    const r = await k.kernel.register(op, {
+      source: cap({
+        name: 'seeded',
+        version: '1.1.0',
+        body: 'const n = (await ctx.state.get("n")) ?? 0; if (typeof n !== "number") throw new Error("bad n"); await ctx.state.set("n", n + 1); return n + 1;',
+        tests: [
+          { name: 'from the seed', input: null, expect: 42, state: { n: 41 } },
+          { name: 'from nothing', input: null, expect: 1 },
+          { name: 'expects an error', input: null, expectError: { type: 'CAPABILITY_ERROR' }, state: { n: 'not a number' } },
+        ],
+      }),
+    });
+    expect(r.gates.map((g) => `${g.test}:${g.passed}`)).toEqual(['from the seed:true', 'from nothing:true', 'expects an error:true']);
+    // The gates wrote nothing live: the counter goes on from 2.
+    expect((await k.kernel.invoke({ name: 'seeded', input: null })).output).toBe(3);
+  });
+
   it('dryRun returns the plan and the gates without committing', async () => {
     const gen = k.kernel.info().generation;
     const r = await k.kernel.apply(op, { dryRun: true, changes: [reg(cap({ name: 'gate.b', version: '1.2.0', body: 'return { n: input.n * 2 };' }))] });

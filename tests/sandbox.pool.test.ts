@@ -460,6 +460,30 @@ describe('isolate lifecycle', () => {
     }
   });
 
+  it('keeps serving while a recycled worker is replaced: a steady load loses no call', async () => {
+    const { pool: p, crashes } = makePool(versions, { size: 1, maxCallsPerWorker: 50 });
+    try {
+      await p.start();
+      const h = versions.add('life.steady', 'export default async (i) => { await new Promise((r) => setTimeout(r, 1)); return i; }');
+      const lanes = 4;
+      const perLane = 250;
+      const results: unknown[] = [];
+      await Promise.all(
+        Array.from({ length: lanes }, async (_, lane) => {
+          for (let k = 0; k < perLane; k++) {
+            const i = lane * perLane + k;
+            results[i] = output(await p.run(spec(h, i)));
+          }
+        }),
+      );
+      expect(results).toEqual(Array.from({ length: lanes * perLane }, (_, i) => i));
+      expect(p.stats().recycles).toBeGreaterThan(0);
+      expect(crashes).toEqual([]);
+    } finally {
+      await p.close();
+    }
+  });
+
   it('close fails what is pending with SANDBOX_CRASHED', async () => {
     const { pool: p } = makePool(versions, { size: 1 });
     await p.start();
