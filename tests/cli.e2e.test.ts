@@ -164,7 +164,8 @@ describe('reading the example graph', () => {
 
     const dot = ok(await sub('graph', '--format', 'dot'));
     expect(dot.stdout.startsWith('digraph')).toBe(true);
-    if (spawnSync('dot', ['-V']).status === 0) {
+    expect(spawnSync('dot', ['-V']).status, 'Graphviz `dot` is required (apt-get install graphviz)').toBe(0);
+    {
       const svg = spawnSync('dot', ['-Tsvg'], { input: dot.stdout, encoding: 'utf8' });
       expect(svg.stderr).toBe('');
       expect(svg.status).toBe(0);
