@@ -78,10 +78,10 @@ async function coldStarts(kernel: Kernel): Promise<ColdSplit> {
   const origCommit = store.commit.bind(store);
   const origRun = pool.run.bind(pool);
   let cur = { inspect: 0, commit: 0, poolRun: 0, worker: 0 };
-  pool.inspect = async (code: string) => {
+  pool.inspect = async (code: string, opts?: { memoryMb?: number }) => {
     const s = performance.now();
     try {
-      return await origInspect(code);
+      return await origInspect(code, opts);
     } finally {
       cur.inspect += performance.now() - s;
     }

@@ -15,9 +15,10 @@
 //     comes back as a `done` message), reply(requestId, tagged answer), bind(namespace, grantsJson)
 //     -> "d-"/"dm"/"--", inspect(namespace) -> "i" + flags + manifest JSON ("" if none) | "e" + why,
 //     fire(timerId), clear(), probe().
-//   isolate -> host, host(callId, op, ns, a, b, requestId): get/set/delete/list/call (answered by a
-//     `reply`), done (a = tagged result), log (callId 0 = console, attributed by the host),
-//     setTimeout, clearTimeout.
+//   isolate -> host, host(callId, op, ns, a, b, requestId, writes): get/list/call (answered by a
+//     `reply`), done (a = tagged result), flush, log (callId 0 = console, attributed by the host),
+//     setTimeout, clearTimeout. `writes`: the call's buffered set/delete records, applied first (a
+//     set or delete is checked in here and needs no round trip of its own).
 
 import type { WireError } from '../capabilities/errors.ts';
 import { KERNEL_LIMITS } from '../capabilities/types.ts';
@@ -33,6 +34,9 @@ export const TAG = {
   /** An error thrown by capability code: JSON { message, stack } follows. */
   thrown: 'c',
 } as const;
+
+/** Buffered writes of one call go to the host once they exceed this many characters. */
+export const WRITE_FLUSH_CHARS = 1024 * 1024;
 
 /** Per-message cap of console output, in UTF-16 units (the isolate truncates before sending). */
 export const LOG_MESSAGE_MAX = 16 * 1024;
@@ -60,6 +64,8 @@ const wmSet = WeakMap.prototype.set;
 const refApplyIgnored = host.applyIgnored;
 const MAX_PAYLOAD = ${KERNEL_LIMITS.maxPayloadBytes};
 const MAX_KEY = ${KERNEL_LIMITS.maxStateKeyBytes};
+const MAX_VALUE = ${KERNEL_LIMITS.maxStateValueBytes};
+const WRITE_FLUSH = ${WRITE_FLUSH_CHARS};
 const LOG_MAX = ${LOG_MESSAGE_MAX};
 const IGNORED = ObjectFreeze({ __proto__: null });
 
@@ -91,15 +97,16 @@ function utf8Length(s) {
   }
   return n;
 }
-function notify(callId, op, ns, a, b, requestId) {
-  ReflectApply(refApplyIgnored, host, [undefined, [callId, op, ns, a, b, requestId], IGNORED]);
+function notify(callId, op, ns, a, b, requestId, w) {
+  ReflectApply(refApplyIgnored, host, [undefined, [callId, op, ns, a, b, requestId, w], IGNORED]);
 }
 let requestSeq = 0;
 let requests = { __proto__: null };
+// Every request carries the call's buffered writes (see ctx below), which the host applies first.
 function send(callId, op, ns, a, b) {
   const id = ++requestSeq;
   const p = new PromiseCtor(function (resolve, reject) { requests[id] = { __proto__: null, resolve: resolve, reject: reject }; });
-  notify(callId, op, ns, a, b, id);
+  notify(callId, op, ns, a, b, id, takeWrites(callId));
   return p;
 }
 function rejected(e) {
@@ -222,6 +229,8 @@ function clearAll() {
   timers = { __proto__: null };
   timerCount = 0;
   requests = { __proto__: null };
+  writes = { __proto__: null };
+  writeSize = { __proto__: null };
 }
 
 function define(name, value) {
@@ -238,16 +247,92 @@ let migrateExport;
 
 // The ctx functions are not async functions: an async function resolving with our promise would
 // look up its (replaceable) then. They return the request's promise, or a rejected one.
-function stateApi(callId, ns) {
+//
+// Writes are checked here (the same checks and errors as the host's) and buffered per call: a set
+// or delete resolves at once, without a round trip. The buffer goes to the host with the call's next
+// request (get, list, call), in front of its result, or when it grows past WRITE_FLUSH characters;
+// all of these are messages on one ordered channel, so the host applies the writes before anything
+// the call does after them. A write the host refuses anyway (the transaction's size cap) fails the
+// call's next request, or the call itself.
+let writes = { __proto__: null };
+let writeSize = { __proto__: null };
+function resolved(v) {
+  return new PromiseCtor(function (resolve) { resolve(v); });
+}
+function takeWrites(callId) {
+  const w = writes[callId];
+  if (w !== undefined) { delete writes[callId]; delete writeSize[callId]; }
+  return w;
+}
+function flush(callId) {
+  const w = takeWrites(callId);
+  if (w !== undefined) notify(callId, 'flush', '', undefined, undefined, 0, w);
+}
+function stateError(type, message, data) {
+  return typedError(wire(type, message, data));
+}
+function checkWriteKey(key) {
+  if (typeof key !== 'string' || key.length === 0) throw stateError('INVALID_INPUT', 'a state key must be a non-empty string', { __proto__: null, what: 'key' });
+  let n = 0;
+  for (let i = 0; i < key.length; i++) {
+    const c = ReflectApply(strCharCodeAt, key, [i]);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdfff) {
+      const d = i + 1 < key.length ? ReflectApply(strCharCodeAt, key, [i + 1]) : 0;
+      if (c > 0xdbff || d < 0xdc00 || d > 0xdfff) throw stateError('INVALID_INPUT', 'a state key must be well-formed Unicode', { __proto__: null, what: 'key' });
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  if (n > MAX_KEY) throw stateError('PAYLOAD_TOO_LARGE', 'state key is ' + n + ' bytes, the limit is ' + MAX_KEY, { __proto__: null, what: 'key', limit: MAX_KEY, size: n });
+}
+function checkWriteValue(text) {
+  if (typeof text !== 'string') throw stateError('INVALID_INPUT', 'a state value must be a JSON value (undefined cannot be stored)', { __proto__: null, what: 'value' });
+  if (text.length * 3 <= MAX_VALUE) return;
+  const n = utf8Length(text);
+  if (n > MAX_VALUE) throw stateError('PAYLOAD_TOO_LARGE', 'state value is ' + n + ' bytes of JSON, the limit is ' + MAX_VALUE, { __proto__: null, what: 'value', limit: MAX_VALUE, size: n });
+}
+function checkWritable(ns, name) {
+  if (ns === '') return;
+  if (grants[ns] !== 'rw') {
+    throw stateError('STATE_FORBIDDEN', 'shared namespace ' + ns + ' is granted read-only to ' + name, { __proto__: null, namespace: ns, access: 'r' });
+  }
+}
+// Record: kind, lengths of ns, key and value, ':', then ns, key and value; the host parses it.
+function bufferWrite(callId, ns, key, text) {
+  const rec = text === undefined
+    ? 'd' + ns.length + ',' + key.length + ',0:' + ns + key
+    : 's' + ns.length + ',' + key.length + ',' + text.length + ':' + ns + key + text;
+  const prev = writes[callId];
+  writes[callId] = prev === undefined ? rec : prev + rec;
+  const size = (prev === undefined ? 0 : writeSize[callId]) + rec.length;
+  writeSize[callId] = size;
+  if (size > WRITE_FLUSH) flush(callId);
+  return resolved(undefined);
+}
+function stateApi(callId, ns, name) {
   return ObjectFreeze({
     get: function get(key) {
       try { return send(callId, 'get', ns, keyArg(key), undefined); } catch (e) { return rejected(e); }
     },
     set: function set(key, value) {
-      try { return send(callId, 'set', ns, keyArg(key), jsonArg(value, 'value')); } catch (e) { return rejected(e); }
+      try {
+        const k = keyArg(key);
+        const text = jsonArg(value, 'value');
+        checkWritable(ns, name);
+        checkWriteKey(k);
+        checkWriteValue(text);
+        return bufferWrite(callId, ns, k, text);
+      } catch (e) { return rejected(e); }
     },
     delete: function delete_(key) {
-      try { return send(callId, 'delete', ns, keyArg(key), undefined); } catch (e) { return rejected(e); }
+      try {
+        const k = keyArg(key);
+        checkWritable(ns, name);
+        checkWriteKey(k);
+        return bufferWrite(callId, ns, k, undefined);
+      } catch (e) { return rejected(e); }
     },
     list: function list(opts) {
       try {
@@ -256,12 +341,12 @@ function stateApi(callId, ns) {
         return send(callId, 'list', ns, jsonArg(o, 'list options'), undefined);
       } catch (e) { return rejected(e); }
     },
-    ns: function ns_(name) {
-      if (typeof name !== 'string' || !ReflectApply(hasOwn, grants, [name])) {
-        throw typedError(wire('STATE_FORBIDDEN', 'shared namespace ' + StringCtor(name) + ' is not granted in manifest.state.shared',
-          { __proto__: null, namespace: typeof name === 'string' ? name : null }));
+    ns: function ns_(name_) {
+      if (typeof name_ !== 'string' || !ReflectApply(hasOwn, grants, [name_])) {
+        throw typedError(wire('STATE_FORBIDDEN', 'shared namespace ' + StringCtor(name_) + ' is not granted in manifest.state.shared',
+          { __proto__: null, namespace: typeof name_ === 'string' ? name_ : null }));
       }
-      return stateApi(callId, name);
+      return stateApi(callId, name_, name);
     },
   });
 }
@@ -277,7 +362,7 @@ function makeCtx(callId, invocation) {
         return send(callId, 'call', '', typeof name === 'string' ? slice(name, 0, 129) : null, text);
       } catch (e) { return rejected(e); }
     },
-    state: stateApi(callId, ''),
+    state: stateApi(callId, '', invocation.name),
     log: function log_(...args) { log(callId, 'log', args); },
     invocation: ObjectFreeze(invocation),
   });
@@ -325,7 +410,9 @@ async function run(callId, entry, inputJson, invocationJson) {
   } catch (e) {
     result = errorResult(e);
   }
-  notify(callId, 'done', '', result, undefined, 0);
+  // A failed call's writes are discarded anyway; a successful one's reach the host first.
+  const w = takeWrites(callId);
+  notify(callId, 'done', '', result, undefined, 0, ReflectApply(strCharCodeAt, result, [0]) === 118 ? w : undefined);
 }
 function bind(ns, grantsJson) {
   grants = JSONparse(grantsJson);

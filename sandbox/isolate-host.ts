@@ -2,15 +2,17 @@
 // bound; never evicted with calls in flight; retired ones disposed once drained), and everything
 // that keeps a call inside its limits: the memory limit, a wall-clock deadline that also covers
 // awaiting, detection and disposal of an isolate stuck in a loop no `timeout` covers, and the
-// isolate's setTimeout on host timers clamped to the deadlines of the calls in flight.
+// isolate's setTimeout on host timers clamped to the deadlines of the calls in flight. Inspections
+// run in full run isolates (started from a blank one built ahead) that are kept a short while, so
+// the first run of the same code with the same memory limit adopts one instead of building another.
 
 import fs from 'node:fs';
 import ivm from 'isolated-vm';
 import { fail, isErrorType, SubstrateError } from '../capabilities/errors.ts';
 import type { WireError } from '../capabilities/errors.ts';
-import { answer, BOOTSTRAP_SOURCE, parseRunAnswer } from './bridge.ts';
+import { answer, BOOTSTRAP_SOURCE, parseRunAnswer, TAG } from './bridge.ts';
 import type { Inspection, LogEntry, VersionPayload } from './protocol.ts';
-import { installRuntimeSync } from './runtime.ts';
+import { installRuntime, installRuntimeSync } from './runtime.ts';
 
 export type LogLevel = LogEntry['level'];
 const LEVELS: ReadonlySet<string> = new Set(['log', 'info', 'warn', 'error', 'debug']);
@@ -53,6 +55,13 @@ export const IDLE_SWEEP_MS = 2000;
 const IDLE_SPIN_MS = 500;
 const MAX_TIMERS_PER_ISOLATE = 10_000;
 const INSPECT_MEMORY_MB = 128;
+/** The memory limit an inspection isolate gets when the kernel names none: the manifest default. */
+const DEFAULT_MEMORY_MB = 64;
+/** Inspected isolates kept for the first run of their code (one isolate fewer per cold start). */
+const KEEP_INSPECTED = 16;
+const KEEP_INSPECTED_MS = 30_000;
+/** The module name of an inspected isolate: stacks of an adopted one are renamed on the host. */
+const INSPECT_FILENAME = 'capability:inspect';
 const INSPECT_EVAL_MS = 2000;
 const SETUP_TIMEOUT_MS = 2000;
 
@@ -66,6 +75,11 @@ function onCatastrophicError(message: string): void {
   }
 }
 
+/** The payload of an isolate not bound to a version yet (blank or inspected). */
+function placeholder(code: string, memoryMb: number): VersionPayload {
+  return { hash: '', name: 'inspect', version: '', compiled: code, manifest: { limits: { timeoutMs: INSPECT_EVAL_MS, memoryMb } } as VersionPayload['manifest'] };
+}
+
 function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -77,6 +91,8 @@ interface ActiveCall {
   req: CallRequest;
   resolve: (o: Settlement) => void;
   timer: NodeJS.Timeout;
+  /** The tagged error of a buffered write the host refused (see bridge.ts): the call fails with it. */
+  refused?: string;
 }
 
 type Dispatch = (...args: Array<string | number | ivm.Dereference<unknown>>) => unknown;
@@ -134,7 +150,10 @@ export class HostedIsolate {
   pins = 0;
   retired = false;
   private isolate!: ivm.Isolate;
+  private context!: ivm.Context;
   private dispatch!: ivm.Reference<Dispatch>;
+  /** The memory limit of a blank isolate (built ahead, nothing evaluated yet); 0 otherwise. */
+  blankMemoryMb = 0;
   private readonly calls = new Map<number, ActiveCall>();
   private readonly timers = new Map<number, NodeJS.Timeout>();
   private seq = 0;
@@ -145,9 +164,13 @@ export class HostedIsolate {
   private idleCpu: bigint | null = null;
   hasDefault = false;
   hasMigrate = false;
+  /** Set while an inspected isolate waits to be adopted by the first run of its code. */
+  private inspected: { module: ivm.Module; memoryMb: number; timer: NodeJS.Timeout } | null = null;
+  /** Its module was compiled for an inspection: its stacks name `capability:inspect`. */
+  private adopted = false;
 
   private constructor(
-    readonly payload: VersionPayload,
+    public payload: VersionPayload,
     private readonly owner: HostedOwner,
   ) {}
 
@@ -201,6 +224,104 @@ export class HostedIsolate {
     }
   }
 
+  /** Builds a full run isolate (runtime, bridge) for `code`, evaluates the module once and reports
+   *  its exports. The isolate stays unbound (no call can run in it) until `adopt`. */
+  static async inspect(code: string, memoryMb: number, owner: HostedOwner, blank?: HostedIsolate): Promise<{ hosted: HostedIsolate; inspection: Inspection }> {
+    const h = blank ?? new HostedIsolate(placeholder(code, memoryMb), owner);
+    h.payload = placeholder(code, memoryMb);
+    let isolate: ivm.Isolate | undefined = blank?.isolate;
+    let timedOut = false;
+    // A wall-clock guard: top-level code after an await is not covered by `timeout`.
+    const guard = setTimeout(() => {
+      timedOut = true;
+      if (isolate && !isolate.isDisposed) isolate.dispose();
+    }, INSPECT_EVAL_MS + 1000);
+    try {
+      if (!blank) {
+        const fresh = freshContext(memoryMb, new ivm.Reference(h.serve));
+        h.isolate = fresh.isolate;
+        h.context = fresh.context;
+        h.dispatch = fresh.dispatch;
+      }
+      isolate = h.isolate;
+      const module = compileModule(isolate, h.context, code, INSPECT_FILENAME);
+      try {
+        await module.evaluate({ timeout: INSPECT_EVAL_MS });
+      } catch (e) {
+        const msg = errorMessage(e);
+        const why = isTimeoutError(msg) ? 'did not finish loading in time' : isMemoryError(msg) || isolate.isDisposed && !timedOut ? 'exceeded its memory limit while loading' : `threw while loading: ${msg}`;
+        throw fail('COMPILE_ERROR', `the module ${why}`, { message: msg });
+      }
+      const r = (await h.dispatch.apply(undefined, ['inspect', module.namespace.derefInto()], { timeout: INSPECT_EVAL_MS })) as string;
+      if (r[0] !== 'i') throw fail('COMPILE_ERROR', r.slice(1), { message: r.slice(1) });
+      const text = r.slice(3);
+      const inspection: Inspection = { manifest: text === '' ? undefined : JSON.parse(text), hasDefault: r[1] === 'd', hasMigrate: r[2] === 'm' };
+      if (timedOut || isolate.isDisposed) throw fail('COMPILE_ERROR', 'the module did not finish loading in time', { message: 'the module did not finish loading in time' });
+      h.inspected = { module, memoryMb, timer: setTimeout(() => h.die('disposed'), KEEP_INSPECTED_MS) };
+      h.inspected.timer.unref();
+      return { hosted: h, inspection };
+    } catch (e) {
+      if (isolate && !isolate.isDisposed) isolate.dispose();
+      h.dead = 'disposed';
+      if (e instanceof SubstrateError) throw e;
+      const msg = timedOut ? 'the module did not finish loading in time' : errorMessage(e);
+      throw fail('COMPILE_ERROR', msg, { message: msg });
+    } finally {
+      clearTimeout(guard);
+    }
+  }
+
+  /** A fresh isolate with the runtime and the bridge, built ahead off this thread (async isolate
+   *  calls) so that an inspection starts from it: no capability code has run in it. */
+  static async blank(memoryMb: number, owner: HostedOwner): Promise<HostedIsolate> {
+    const h = new HostedIsolate(placeholder('', memoryMb), owner);
+    const isolate = new ivm.Isolate({ memoryLimit: memoryMb, onCatastrophicError });
+    try {
+      const context = await isolate.createContext();
+      await installRuntime(context, isolate);
+      h.dispatch = (await context.evalClosure(BOOTSTRAP_SOURCE, [new ivm.Reference(h.serve)], {
+        result: { reference: true },
+        timeout: SETUP_TIMEOUT_MS,
+        filename: 'substrate:bridge',
+      })) as ivm.Reference<Dispatch>;
+      h.isolate = isolate;
+      h.context = context;
+      h.blankMemoryMb = memoryMb;
+      return h;
+    } catch (e) {
+      if (!isolate.isDisposed) isolate.dispose();
+      throw e;
+    }
+  }
+
+  /** Whether the first run of `payload` may take over this inspected isolate: same code, same
+   *  memory limit (an isolate's limit is fixed when it is built). */
+  fits(payload: VersionPayload): boolean {
+    return this.inspected !== null && !this.dead && this.payload.compiled === payload.compiled && this.inspected.memoryMb === payload.manifest.limits.memoryMb;
+  }
+
+  /** Binds an inspected isolate to its version: the module, evaluated once by the inspection, is
+   *  not evaluated again. */
+  async adopt(payload: VersionPayload): Promise<HostedIsolate> {
+    const kept = this.inspected;
+    if (!kept || this.dead) throw fail('CAPABILITY_ERROR', 'the inspected isolate is gone', { name: payload.name, version: payload.version });
+    clearTimeout(kept.timer);
+    this.inspected = null;
+    this.payload = payload;
+    this.adopted = true;
+    try {
+      const flags = (await this.dispatch.apply(undefined, ['bind', kept.module.namespace.derefInto(), JSON.stringify(payload.manifest.state.shared)], {
+        timeout: SETUP_TIMEOUT_MS,
+      })) as string;
+      this.hasDefault = flags[0] === 'd';
+      this.hasMigrate = flags[1] === 'm';
+      return this;
+    } catch (e) {
+      this.die('disposed');
+      throw fail('CAPABILITY_ERROR', `the isolate could not be set up: ${errorMessage(e)}`, { name: payload.name, version: payload.version, message: errorMessage(e) });
+    }
+  }
+
   /** Runs one call: resolves with its output JSON or its typed error, at the latest at its deadline. */
   call(req: CallRequest): Promise<Settlement> {
     // Handed an isolate that died meanwhile: the call never ran in it, so it may run elsewhere.
@@ -246,11 +367,31 @@ export class HostedIsolate {
     this.idleCpu = cpu;
   }
 
-  // ---- the bridge's host function: callId, op, ns, a, b, requestId; primitives only ----
-  private readonly serve = (callId: unknown, op: unknown, ns: unknown, a: unknown, b: unknown, requestId: unknown): undefined => {
+  // ---- the bridge's host function: callId, op, ns, a, b, requestId, writes; primitives only ----
+  private readonly serve = (callId: unknown, op: unknown, ns: unknown, a: unknown, b: unknown, requestId: unknown, w: unknown): undefined => {
+    if (typeof w === 'string' && w.length > 0) {
+      // The call's buffered writes, applied before what the call does next; a call that is over
+      // has its writes dropped (they would land in a closed savepoint anyway).
+      const c = typeof callId === 'number' ? this.calls.get(callId) : undefined;
+      if (c && !c.refused) {
+        let refused: string | null;
+        try {
+          refused = applyWrites(c.req.binding, w);
+        } catch (e) {
+          refused = answer.error(toWire(e));
+        }
+        if (refused !== null) c.refused = refused;
+      }
+    }
     switch (op) {
       case 'done':
-        if (typeof callId === 'number' && this.calls.has(callId)) this.settle(callId, this.fromAnswer(a));
+        if (typeof callId === 'number' && this.calls.has(callId)) {
+          const refused = this.calls.get(callId)?.refused;
+          const outcome = this.fromAnswer(a);
+          this.settle(callId, refused && outcome.ok ? this.fromAnswer(refused) : outcome);
+        }
+        return undefined;
+      case 'flush':
         return undefined;
       case 'log': {
         const call = callId === 0 ? this.latestCall() : this.calls.get(callId as number);
@@ -275,7 +416,8 @@ export class HostedIsolate {
     if (!call || typeof requestId !== 'number') return undefined;
     let r: string | Promise<string>;
     try {
-      r = call.req.binding.request(String(op), ns, a, b);
+      // A refused buffered write fails the call's next request (the write itself had resolved).
+      r = call.refused ?? call.req.binding.request(String(op), ns, a, b);
     } catch (e) {
       r = answer.error(toWire(e));
     }
@@ -392,6 +534,10 @@ export class HostedIsolate {
   private die(reason: 'timeout' | 'memory' | 'disposed'): void {
     if (this.dead) return;
     this.dead = reason;
+    if (this.inspected) {
+      clearTimeout(this.inspected.timer);
+      this.inspected = null;
+    }
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     try {
@@ -417,6 +563,7 @@ export class HostedIsolate {
 
   private capabilityError(message: string, stack?: string): SubstrateError {
     const { name, version } = this.payload;
+    if (this.adopted && stack !== undefined) stack = stack.split(INSPECT_FILENAME).join(`capability:${name}@${version}`);
     return fail('CAPABILITY_ERROR', message, { name, version, message, stack });
   }
 
@@ -438,6 +585,33 @@ export class HostedIsolate {
   }
 }
 
+/** Applies the buffered writes of a call (bridge.ts `bufferWrite` records) through its binding,
+ *  which checks them again; the first refused one is answered (the rest are dropped). */
+function applyWrites(binding: CallBinding, w: string): string | null {
+  let i = 0;
+  while (i < w.length) {
+    const kind = w[i];
+    const colon = w.indexOf(':', i);
+    const lens = colon < 0 ? [] : w.slice(i + 1, colon).split(',').map(Number);
+    if ((kind !== 's' && kind !== 'd') || lens.length !== 3 || !lens.every((n) => Number.isInteger(n) && n >= 0)) {
+      return answer.error(fail('CAPABILITY_ERROR', 'malformed buffered writes', {}).toWire());
+    }
+    let p = colon + 1;
+    const ns = w.slice(p, (p += lens[0]));
+    const key = w.slice(p, (p += lens[1]));
+    const value = kind === 's' ? w.slice(p, (p += lens[2])) : undefined;
+    if (p > w.length) return answer.error(fail('CAPABILITY_ERROR', 'malformed buffered writes', {}).toWire());
+    i = p;
+    const r = binding.request(kind === 's' ? 'set' : 'delete', ns, key, value);
+    if (typeof r !== 'string') {
+      r.catch(() => undefined);
+      return answer.error(fail('CAPABILITY_ERROR', 'a write did not answer synchronously', {}).toWire());
+    }
+    if (r[0] === TAG.typed) return r;
+  }
+  return null;
+}
+
 function toWire(e: unknown): WireError {
   if (e instanceof SubstrateError) return e.toWire();
   return { type: 'CAPABILITY_ERROR', message: errorMessage(e), data: { message: errorMessage(e) } };
@@ -448,6 +622,8 @@ export interface IsolateHostStats {
   created: number;
   evicted: number;
   died: number;
+  /** Runs that took over the isolate of their code's inspection. */
+  adopted: number;
 }
 
 /** The warm isolates of one worker, by version hash, least recently used first. */
@@ -455,7 +631,14 @@ export class IsolateHost implements HostedOwner {
   private readonly live = new Map<string, HostedIsolate>();
   private readonly creating = new Map<string, { promise: Promise<HostedIsolate>; waiters: number }>();
   private readonly draining = new Set<HostedIsolate>();
+  /** Inspected isolates by code, oldest first, waiting for the first run of their code. */
+  private readonly inspected = new Map<string, HostedIsolate>();
   private created = 0;
+  private adopted = 0;
+  /** A blank isolate with the default memory limit for the next inspection, refilled after use. */
+  private spare: HostedIsolate | null = null;
+  private spareBuilding = false;
+  private closed = false;
   private evicted = 0;
   private died = 0;
 
@@ -463,9 +646,35 @@ export class IsolateHost implements HostedOwner {
 
   constructor(private readonly opts: { maxIsolates: number }) {
     this.sweeper = setInterval(() => {
-      for (const h of [...this.live.values(), ...this.draining]) h.sweepIdle();
+      for (const h of [...this.live.values(), ...this.draining, ...this.inspected.values()]) h.sweepIdle();
     }, IDLE_SWEEP_MS);
     this.sweeper.unref();
+    this.refill();
+  }
+
+  private refill(): void {
+    if (this.spare || this.spareBuilding || this.closed) return;
+    this.spareBuilding = true;
+    HostedIsolate.blank(DEFAULT_MEMORY_MB, this).then(
+      (h) => {
+        this.spareBuilding = false;
+        if (this.closed) h.dispose();
+        else this.spare = h;
+      },
+      () => {
+        this.spareBuilding = false;
+      },
+    );
+  }
+
+  private takeSpare(memoryMb: number): HostedIsolate | undefined {
+    const s = this.spare;
+    if (!s || s.dead || s.blankMemoryMb !== memoryMb) return undefined;
+    this.spare = null;
+    s.blankMemoryMb = 0;
+    // After this tick: the inspection's own synchronous work goes first.
+    setImmediate(() => this.refill());
+    return s;
   }
 
   /** Runs one call in the isolate of `payload`, creating it if needed. Never rejects. */
@@ -502,7 +711,16 @@ export class IsolateHost implements HostedOwner {
     let rec = this.creating.get(payload.hash);
     if (!rec) {
       const r: { promise: Promise<HostedIsolate>; waiters: number } = { promise: Promise.resolve(null as never), waiters: 0 };
-      r.promise = HostedIsolate.create(payload, deadline, this).then(
+      const kept = this.inspected.get(payload.compiled);
+      let creation: Promise<HostedIsolate>;
+      if (kept && kept.fits(payload)) {
+        this.inspected.delete(payload.compiled);
+        this.adopted++;
+        creation = kept.adopt(payload).catch(() => HostedIsolate.create(payload, deadline, this));
+      } else {
+        creation = HostedIsolate.create(payload, deadline, this);
+      }
+      r.promise = creation.then(
         (h) => {
           this.creating.delete(payload.hash);
           this.created++;
@@ -546,6 +764,7 @@ export class IsolateHost implements HostedOwner {
 
   onDead(h: HostedIsolate): void {
     if (h.dead !== 'disposed') this.died++;
+    if (this.inspected.get(h.payload.compiled) === h) this.inspected.delete(h.payload.compiled);
     this.draining.delete(h);
     if (this.live.get(h.hash) === h) this.live.delete(h.hash);
   }
@@ -561,52 +780,47 @@ export class IsolateHost implements HostedOwner {
     }
   }
 
-  /** Evaluates a module in a throwaway isolate and reports its exports. Rejects with COMPILE_ERROR. */
-  async inspect(code: string): Promise<Inspection> {
-    let isolate: ivm.Isolate | undefined;
-    let timedOut = false;
-    // A wall-clock guard: top-level code after an await is not covered by `timeout`.
-    const guard = setTimeout(() => {
-      timedOut = true;
-      if (isolate && !isolate.isDisposed) isolate.dispose();
-    }, INSPECT_EVAL_MS + 1000);
+  /** Evaluates a module in a sandbox and reports its exports. Rejects with COMPILE_ERROR. The
+   *  isolate is built with `memoryMb` (the limit the kernel expects the version to have) and kept a
+   *  short while: the first run of the same code with that limit adopts it instead of building
+   *  another. A module that needs more memory to load is inspected again in a throwaway isolate. */
+  async inspect(code: string, memoryMb?: number): Promise<Inspection> {
+    const limit = typeof memoryMb === 'number' && Number.isInteger(memoryMb) && memoryMb >= 8 && memoryMb <= 512 ? memoryMb : DEFAULT_MEMORY_MB;
+    let result: { hosted: HostedIsolate; inspection: Inspection };
     try {
-      const fresh = freshContext(INSPECT_MEMORY_MB, new ivm.Reference(() => undefined));
-      isolate = fresh.isolate;
-      const module = compileModule(isolate, fresh.context, code, 'capability:inspect');
-      try {
-        await module.evaluate({ timeout: INSPECT_EVAL_MS });
-      } catch (e) {
-        const msg = errorMessage(e);
-        const why = isTimeoutError(msg) ? 'did not finish loading in time' : isMemoryError(msg) ? 'exceeded its memory limit while loading' : `threw while loading: ${msg}`;
-        throw fail('COMPILE_ERROR', `the module ${why}`, { message: msg });
-      }
-      const r = (await fresh.dispatch.apply(undefined, ['inspect', module.namespace.derefInto()], { timeout: INSPECT_EVAL_MS })) as string;
-      if (r[0] !== 'i') throw fail('COMPILE_ERROR', r.slice(1), { message: r.slice(1) });
-      const text = r.slice(3);
-      return {
-        manifest: text === '' ? undefined : JSON.parse(text),
-        hasDefault: r[1] === 'd',
-        hasMigrate: r[2] === 'm',
-      };
+      result = await HostedIsolate.inspect(code, limit, this, this.takeSpare(limit));
     } catch (e) {
-      if (e instanceof SubstrateError) throw e;
-      const msg = timedOut ? 'the module did not finish loading in time' : errorMessage(e);
-      throw fail('COMPILE_ERROR', msg, { message: msg });
-    } finally {
-      clearTimeout(guard);
-      if (isolate && !isolate.isDisposed) isolate.dispose();
+      if (limit >= INSPECT_MEMORY_MB || !(e instanceof SubstrateError) || !/memory limit/.test(e.message)) throw e;
+      const retry = await HostedIsolate.inspect(code, INSPECT_MEMORY_MB, this);
+      retry.hosted.dispose();
+      return retry.inspection;
     }
+    const old = this.inspected.get(code);
+    if (old) {
+      this.inspected.delete(code);
+      old.dispose();
+    }
+    this.inspected.set(code, result.hosted);
+    while (this.inspected.size > KEEP_INSPECTED) {
+      const [oldest, h] = this.inspected.entries().next().value as [string, HostedIsolate];
+      this.inspected.delete(oldest);
+      h.dispose();
+    }
+    return result.inspection;
   }
 
   stats(): IsolateHostStats {
-    return { isolates: this.live.size + this.draining.size, created: this.created, evicted: this.evicted, died: this.died };
+    return { isolates: this.live.size + this.draining.size + this.inspected.size, created: this.created, evicted: this.evicted, died: this.died, adopted: this.adopted };
   }
 
   /** Disposes every isolate (worker shutdown). */
   close(): void {
+    this.closed = true;
+    this.spare?.dispose();
+    this.spare = null;
     clearInterval(this.sweeper);
-    for (const h of [...this.live.values(), ...this.draining]) h.dispose();
+    for (const h of [...this.live.values(), ...this.draining, ...this.inspected.values()]) h.dispose();
+    this.inspected.clear();
     this.live.clear();
     this.draining.clear();
   }

@@ -1,8 +1,10 @@
 // The kernel's side of the sandbox: a fixed number of worker slots, each holding one sandbox worker
 // process (sandbox/worker.ts). Runs are routed by their root hash (stable affinity: one warm isolate
-// per version serves its calls); a worker that dies fails what it held with SANDBOX_CRASHED and is
-// replaced at once (with backoff when it dies before it is ready); a worker that has served enough
-// calls or grown too large is recycled without dropping a run. Capability code never runs here.
+// per version serves its calls), except that a version's first run goes to the worker that just
+// inspected its code, which keeps that isolate for it. A worker that dies fails what it held with
+// SANDBOX_CRASHED and is replaced at once (with backoff when it dies before it is ready); a worker
+// that has served enough calls or grown too large is recycled without a stall: it serves until its
+// replacement is ready, then drains. Capability code never runs here.
 
 import { fork } from 'node:child_process';
 import type { ChildProcess, Serializable } from 'node:child_process';
@@ -21,7 +23,7 @@ export interface SandboxPoolOptions {
   /** The SQLite file the workers read state from (read-only); null for none (scratch runs only). */
   dbPath: string | null;
   versions: { getVersion(hash: string): VersionPayload | undefined };
-  /** A worker is recycled after this many runs. Default 100_000. */
+  /** A worker is recycled after this many runs. Default 1_000_000 (RSS growth is the main trigger). */
   maxCallsPerWorker?: number;
   /** A worker is recycled when its reported RSS exceeds this. Default 1024. */
   maxRssMb?: number;
@@ -56,6 +58,10 @@ export interface PoolStats {
 /** How long after a run's deadline the pool stops waiting for its worker and kills it. */
 const WATCHDOG_GRACE_MS = 5000;
 const INSPECT_WATCHDOG_MS = 15_000;
+/** How long a worker keeps an inspected isolate for the first run of its code (sandbox/isolate-host.ts). */
+const INSPECTED_KEEP_MS = 30_000;
+/** Version hashes pinned to the slot that inspected their code (beyond: plain routing). */
+const MAX_PINS = 10_000;
 /** How long a recycled or shut-down worker may take to drain and exit before it is killed. */
 const SHUTDOWN_GRACE_MS = 10_000;
 const STDERR_TAIL_BYTES = 8192;
@@ -100,6 +106,8 @@ type Pending =
 interface Slot {
   index: number;
   current: WorkerHandle;
+  /** The replacement of a worker being recycled, while it starts: `current` serves until it is ready. */
+  next: WorkerHandle | null;
   /** Consecutive workers of this slot that died before they were ready. */
   failures: number;
 }
@@ -176,10 +184,15 @@ export class SandboxPool {
   private recycles = 0;
   private closed = false;
   private started: Promise<void> | null = null;
+  /** Compiled code -> the slot that inspected it and when: its first run goes there (warm isolate). */
+  private readonly inspectedOn = new Map<string, { slot: number; at: number }>();
+  /** Version hash -> slot, fixed at its first run (routeHash, or the slot that inspected its code):
+   *  every later run follows, so one version keeps one warm isolate. */
+  private readonly pins = new Map<string, number>();
 
   constructor(private readonly opts: SandboxPoolOptions) {
     this.size = Math.max(1, Math.floor(opts.size ?? os.availableParallelism()));
-    this.maxCalls = opts.maxCallsPerWorker ?? 100_000;
+    this.maxCalls = opts.maxCallsPerWorker ?? 1_000_000;
     this.maxRssBytes = (opts.maxRssMb ?? 1024) * 1024 * 1024;
     this.execArgv = ['--no-node-snapshot', '--import', tsxLoaderUrl()];
     this.env = workerEnv(opts);
@@ -193,7 +206,7 @@ export class SandboxPool {
 
   private async startAll(): Promise<void> {
     for (let i = 0; i < this.size; i++) {
-      const slot = { index: i, failures: 0 } as Slot;
+      const slot = { index: i, failures: 0, next: null } as Slot;
       slot.current = this.spawn(slot, 0);
       this.slots.push(slot);
     }
@@ -223,7 +236,7 @@ export class SandboxPool {
       return Promise.resolve({ ok: false, error: fail('SANDBOX_CRASHED', why, {}).toWire(), durationMs: 0 });
     }
     this.runs++;
-    const h = this.slots[routeHash(spec.root) % this.slots.length].current;
+    const h = this.slots[this.slotOf(spec.root)].current;
     const id = ++this.seq;
     let timeoutMs: number | undefined;
     if (!h.sent.has(spec.root)) {
@@ -244,23 +257,52 @@ export class SandboxPool {
     });
   }
 
-  /** Evaluates a module in a sandbox and reports its exports. Rejects with COMPILE_ERROR. */
-  inspect(code: string): Promise<Inspection> {
+  /** The slot of a root: decided at its first run (the slot that inspected its code, if recently,
+   *  else by hash), then remembered so later runs skip the lookups. */
+  private slotOf(root: string): number {
+    const pinned = this.pins.get(root);
+    if (pinned !== undefined) return pinned;
+    let slot = routeHash(root) % this.slots.length;
+    if (this.inspectedOn.size > 0) {
+      const code = this.opts.versions.getVersion(root)?.compiled;
+      const seen = code === undefined ? undefined : this.inspectedOn.get(code);
+      if (code !== undefined && seen) {
+        this.inspectedOn.delete(code);
+        if (Date.now() - seen.at < INSPECTED_KEEP_MS && seen.slot < this.slots.length) slot = seen.slot;
+      }
+    }
+    this.pins.set(root, slot);
+    if (this.pins.size > MAX_PINS) this.pins.delete(this.pins.keys().next().value as string);
+    return slot;
+  }
+
+  /** Evaluates a module in a sandbox and reports its exports. Rejects with COMPILE_ERROR.
+   *  `memoryMb`: the limit the version will run with, when known (default: the manifest default);
+   *  the worker keeps the inspection's isolate and the first run of this code adopts it. */
+  inspect(code: string, opts: { memoryMb?: number } = {}): Promise<Inspection> {
     if (this.closed || this.slots.length === 0) {
       return Promise.reject(fail('SANDBOX_CRASHED', this.closed ? 'the sandbox pool is closed' : 'the sandbox pool is not started', {}));
     }
-    let h = this.slots[0].current;
-    for (const s of this.slots) if (s.current.pending.size < h.pending.size) h = s.current;
+    let slot = this.slots[0];
+    for (const s of this.slots) if (s.current.pending.size < slot.current.pending.size) slot = s;
+    const h = slot.current;
     const id = ++this.seq;
     return new Promise<Inspection>((resolve, reject) => {
-      h.pending.set(id, { kind: 'inspect', resolve, reject, watchdog: this.watchdog(h, id, INSPECT_WATCHDOG_MS) });
-      h.send({ t: 'inspect', id, code });
+      const ok = (i: Inspection) => {
+        this.inspectedOn.delete(code);
+        this.inspectedOn.set(code, { slot: slot.index, at: Date.now() });
+        if (this.inspectedOn.size > 64) this.inspectedOn.delete(this.inspectedOn.keys().next().value as string);
+        resolve(i);
+      };
+      h.pending.set(id, { kind: 'inspect', resolve: ok, reject, watchdog: this.watchdog(h, id, INSPECT_WATCHDOG_MS) });
+      h.send({ t: 'inspect', id, code, memoryMb: opts.memoryMb });
     });
   }
 
   /** Tells every worker that these versions will not be called again (disposed once drained). */
   retire(hashes: string[]): void {
     if (hashes.length === 0) return;
+    for (const hash of hashes) this.pins.delete(hash);
     for (const h of this.handles) {
       for (const hash of hashes) h.sent.delete(hash);
       h.send({ t: 'retire', hashes });
@@ -393,13 +435,28 @@ export class SandboxPool {
   }
 
   private afterSettle(h: WorkerHandle): void {
-    if (!h.retiring && !this.closed && h.slot.current === h && (h.calls >= this.maxCalls || h.rss > this.maxRssBytes)) {
-      // Recycle: new runs go to a fresh worker; this one finishes what it holds, then stops.
-      h.retiring = true;
+    const slot = h.slot;
+    if (!h.retiring && !this.closed && slot.current === h && slot.next === null && (h.calls >= this.maxCalls || h.rss > this.maxRssBytes)) {
+      // Recycle without a stall: this worker keeps serving while its replacement starts (~0.4 s);
+      // new runs switch over once it is ready, and this one then drains and stops.
       this.recycles++;
-      h.slot.current = this.spawn(h.slot, 0);
+      const next = this.spawn(slot, slot.failures === 0 ? 0 : Math.min(100 * 2 ** (slot.failures - 1), 5000));
+      slot.next = next;
+      void next.settled.then((ready) => this.promote(h, next, ready));
     }
     if (h.retiring && h.pending.size === 0) this.shutdown(h);
+  }
+
+  /** The replacement of `old` is ready (or died first): switch the slot over and drain `old`. */
+  private promote(old: WorkerHandle, next: WorkerHandle, ready: boolean): void {
+    const slot = old.slot;
+    if (slot.next !== next) return; // `old` died meanwhile and `next` took its place already.
+    slot.next = null;
+    // A replacement that died before it was ready: `old` keeps serving; a later settle retries.
+    if (!ready || this.closed || slot.current !== old) return;
+    slot.current = next;
+    old.retiring = true;
+    if (old.pending.size === 0) this.shutdown(old);
   }
 
   private shutdown(h: WorkerHandle): void {
@@ -457,7 +514,18 @@ export class SandboxPool {
       }
     }
     const slot = h.slot;
+    if (slot.next === h) {
+      // A replacement that died before it was ready: counted as a start failure (backoff).
+      slot.failures++;
+      return;
+    }
     if (slot.current !== h) return;
+    if (slot.next) {
+      // Died while its replacement was starting: the replacement takes over at once.
+      slot.current = slot.next;
+      slot.next = null;
+      return;
+    }
     // Replace at once; a worker that never got ready is retried with backoff, so a broken
     // environment cannot make the kernel spin.
     slot.failures = wasReady ? 0 : slot.failures + 1;

@@ -76,7 +76,9 @@ export interface LogEntry {
 
 export type ToWorker =
   | { t: 'run'; id: number; spec: RunSpec }
-  | { t: 'inspect'; id: number; code: string }
+  /** `memoryMb` (an optional addition): the limit the version is expected to run with; the worker
+   *  builds the inspection isolate with it so that the first run of this code can adopt it. */
+  | { t: 'inspect'; id: number; code: string; memoryMb?: number }
   | { t: 'version'; hash: string; payload: VersionPayload | null }
   | { t: 'retire'; hashes: string[] }
   | { t: 'shutdown' };

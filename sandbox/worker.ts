@@ -91,7 +91,7 @@ function handle(m: ToWorker): void {
       return;
     case 'inspect':
       inFlight++;
-      isolates.inspect(m.code).then(
+      isolates.inspect(m.code, m.memoryMb).then(
         (inspection) => out.push({ t: 'inspected', id: m.id, ok: true, inspection }),
         (e: unknown) => out.push({ t: 'inspected', id: m.id, ok: false, error: asSubstrateError(e, 'COMPILE_ERROR').toWire() }),
       ).finally(() => {
