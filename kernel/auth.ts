@@ -19,6 +19,9 @@ function hashSecret(secret: string): string {
 export class Auth {
   /** secret hash -> principal; dropped on revoke. */
   private readonly cache = new Map<string, Principal>();
+  /** Grows at every revocation: a connection may reuse the principal it verified while this has
+   *  not moved, and must verify again once it has (so a revocation reaches open connections). */
+  epoch = 0;
 
   constructor(private readonly store: StoreApi) {}
 
@@ -36,6 +39,7 @@ export class Auth {
   revoke(id: string): TokenRevokeResult {
     const revoked = this.store.revokeToken(id);
     for (const [h, p] of this.cache) if (p.id === id) this.cache.delete(h);
+    this.epoch++;
     return { id, revoked };
   }
 

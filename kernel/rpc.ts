@@ -76,8 +76,10 @@ export const METHODS: Record<MethodName, MethodSpec> = {
   'capabilities/list': method(ALL, z.strictObject({ prefix: z.string().optional(), cursor: z.string().optional(), limit }).optional(), (k, _c, p) => k.list(p ?? {})),
   'capabilities/describe': method(ALL, z.strictObject({ name, version: z.string().min(1).optional() }), (k, _c, p) => k.describe(p)),
   'capabilities/history': method(ALL, z.strictObject({ name: name.optional(), limit, cursor: z.string().optional() }).optional(), (k, _c, p) => k.history(p ?? {})),
-  'capabilities/invoke': method(ALL, z.strictObject({ name, input: json.optional(), version: z.string().min(1).optional() }), (k, _c, p) =>
-    k.invoke({ name: p.name, input: p.input ?? null, version: p.version }),
+  // `input` is whatever JSON.parse produced, so it is JSON already; walking it again here would cost
+  // the hot path a second traversal. The capability's inputSchema is checked in the sandbox.
+  'capabilities/invoke': method(ALL, z.strictObject({ name, input: z.unknown().optional(), version: z.string().min(1).optional() }), (k, _c, p) =>
+    k.invoke({ name: p.name, input: (p.input ?? null) as Json, version: p.version }),
   ),
   'graph/get': method(ALL, z.strictObject({ root: name.optional(), depth: z.number().int().min(0).optional() }).optional(), (k, _c, p) => k.graphView(p ?? {})),
   'graph/impact': method(ALL, z.strictObject({ name }), (k, _c, p) => k.impact(p.name)),

@@ -42,6 +42,9 @@ interface Response {
 interface Connection {
   ws: WebSocket;
   token: string | undefined;
+  /** The principal verified at `epoch` (see Auth.epoch). */
+  principal: Principal | undefined;
+  epoch: number;
   inFlight: number;
   alive: boolean;
   subscription: { types: Set<EventType>; name: string | undefined } | null;
@@ -145,7 +148,7 @@ export class Server {
   }
 
   private accept(ws: WebSocket, token: string | undefined): void {
-    const conn: Connection = { ws, token, inFlight: 0, alive: true, subscription: null };
+    const conn: Connection = { ws, token, principal: undefined, epoch: -1, inFlight: 0, alive: true, subscription: null };
     this.connections.add(conn);
     ws.on('pong', () => (conn.alive = true));
     ws.on('close', () => this.connections.delete(conn));
@@ -201,7 +204,11 @@ export class Server {
     const isNotification = !('id' in m);
     const id = isNotification ? null : (m.id as JsonRpcId);
     const reply = (r: Response) => (isNotification ? null : r);
-    const principal = this.auth.verify(conn.token);
+    if (conn.epoch !== this.auth.epoch) {
+      conn.principal = this.auth.verify(conn.token);
+      conn.epoch = this.auth.epoch;
+    }
+    const principal = conn.principal;
     if (!principal) {
       return reply(errorResponse(id, RPC_CODES.SERVER_ERROR, 'unauthorized: the token was revoked', { type: 'UNAUTHORIZED' }));
     }
