@@ -336,7 +336,7 @@ export class Kernel {
     // the generation current at this instant, whatever commits meanwhile.
     const graph = this.graph;
     const generation = this.generation;
-    const root = params.version !== undefined ? this.lookupIn(graph, params.name, params.version) : graph.current(params.name);
+    const root = params.version !== undefined ? graph.find(params.name, params.version) : graph.current(params.name);
     if (!root) {
       if (params.version !== undefined) {
         throw fail('NOT_FOUND', `no version ${params.version} of '${params.name}'`, { name: params.name, version: params.version });
@@ -415,7 +415,7 @@ export class Kernel {
     return this.serialize(async () => {
       const { prepared, planned } = await this.prepare(principal, [change], 'register');
       const p = prepared[0];
-      const res = await this.applyPrepared(principal, planned, prepared, false, onProgress, 'capability.registered');
+      const res = await this.applyPrepared(principal, planned, prepared, false, onProgress);
       return {
         name: p.record.name,
         version: p.record.version,
@@ -433,7 +433,7 @@ export class Kernel {
     }
     return this.serialize(async () => {
       const { prepared, planned } = await this.prepare(principal, params.changes, 'apply');
-      return this.applyPrepared(principal, planned, prepared, params.dryRun === true, onProgress, null);
+      return this.applyPrepared(principal, planned, prepared, params.dryRun === true, onProgress);
     });
   }
 
@@ -451,7 +451,7 @@ export class Kernel {
         throw fail('NOT_FOUND', `no version ${target} of '${params.name}'`, { name: params.name, version: target });
       }
       const planned: PlannedChange[] = [{ op: 'activate', name: params.name, version: target }];
-      const res = await this.applyPrepared(principal, planned, [], false, onProgress, 'capability.rolledBack');
+      const res = await this.applyPrepared(principal, planned, [], false, onProgress, true);
       return { name: params.name, version: target, generation: res.generation };
     });
   }
@@ -460,7 +460,7 @@ export class Kernel {
     return this.serialize(async () => {
       assertName(name);
       this.checkOwner(principal, name);
-      const res = await this.applyPrepared(principal, [{ op: 'remove', name }], [], false, undefined, null);
+      const res = await this.applyPrepared(principal, [{ op: 'remove', name }], [], false, undefined);
       return { name, generation: res.generation };
     });
   }
@@ -592,7 +592,7 @@ export class Kernel {
     prepared: PreparedVersion[],
     dryRun: boolean,
     onProgress: ProgressFn | undefined,
-    eventType: 'capability.registered' | 'capability.rolledBack' | null,
+    rollback = false,
   ): Promise<ApplyResult> {
     const before = this.graph;
     const plan = planChangeset(before, planned);
@@ -650,7 +650,7 @@ export class Kernel {
           continue;
         }
         this.install(before, plan, generation);
-        this.announce(principal, summaries, generation, eventType);
+        this.announce(principal, summaries, generation, rollback);
         return { generation, dryRun: false, changes: summaries, touched: plan.touched, gates };
       }
     } finally {
@@ -726,20 +726,18 @@ export class Kernel {
     if (retired.length) this.pool.retire(retired);
   }
 
-  private announce(principal: Principal, changes: ChangeSummary[], generation: number, eventType: 'capability.registered' | 'capability.rolledBack' | null): void {
+  /** One event per change: a register is `registered` (and also `activated` when it became
+   *  current), an activate `activated` (or `rolledBack` when the changeset is a rollback). */
+  private announce(principal: Principal, changes: ChangeSummary[], generation: number, rolledBack: boolean): void {
     const at = new Date().toISOString();
     for (const c of changes) {
-      let type: Exclude<KernelEvent['type'], 'log'>;
-      if (eventType === 'capability.rolledBack') type = 'capability.rolledBack';
-      else if (c.op === 'remove') type = 'capability.removed';
-      else if (c.op === 'register' && !c.activated) type = 'capability.registered';
-      else if (c.op === 'register') type = 'capability.registered';
-      else type = 'capability.activated';
-      const event: KernelEvent = { type, generation, name: c.name, version: c.version, previous: c.previous, principal: principal.name, at };
-      this.events.emit('event', event);
-      if (c.op === 'register' && c.activated && type === 'capability.registered') {
-        this.events.emit('event', { ...event, type: 'capability.activated' } satisfies KernelEvent);
-      }
+      const base = { generation, name: c.name, version: c.version, previous: c.previous, principal: principal.name, at };
+      const types: Array<Exclude<KernelEvent['type'], 'log'>> =
+        c.op === 'remove' ? ['capability.removed']
+        : rolledBack ? ['capability.rolledBack']
+        : c.op === 'register' ? (c.activated ? ['capability.registered', 'capability.activated'] : ['capability.registered'])
+        : ['capability.activated'];
+      for (const type of types) this.events.emit('event', { type, ...base } satisfies KernelEvent);
     }
     this.events.emit('commit', { generation });
   }
@@ -773,17 +771,13 @@ export class Kernel {
   private lookup(name: string, version: string | undefined, fallbackToLatest: boolean): GraphVersion {
     assertName(name);
     if (version !== undefined) {
-      const v = this.lookupIn(this.graph, name, version);
+      const v = this.graph.find(name, version);
       if (!v) throw fail('NOT_FOUND', `no version ${version} of '${name}'`, { name, version });
       return v;
     }
     const cur = this.graph.current(name) ?? (fallbackToLatest ? this.graph.versionsOf(name).at(-1) : undefined);
     if (!cur) throw fail('NOT_FOUND', `no capability '${name}'`, { name });
     return cur;
-  }
-
-  private lookupIn(graph: Graph, name: string, version: string): GraphVersion | undefined {
-    return graph.find(name, version);
   }
 
   private recordLogs(entries: LogEntry[]): void {

@@ -149,6 +149,29 @@ describe('changesets', () => {
     await expectType(k.kernel.rollback(op, { name: 'rb', to: '9.9.9' }), 'NOT_FOUND');
   });
 
+  it('announces every commit as events', async () => {
+    const seen: string[] = [];
+    const on = (e: { type: string; name: string; version: string | null }) => seen.push(`${e.type} ${e.name}@${e.version}`);
+    k.kernel.events.on('event', on);
+    try {
+      await k.kernel.register(op, { source: cap({ name: 'ev.x', version: '1.0.0' }) });
+      await k.kernel.register(op, { source: cap({ name: 'ev.x', version: '1.1.0' }), activate: false });
+      await k.kernel.apply(op, { changes: [{ op: 'activate', name: 'ev.x', version: '1.1.0' }] });
+      await k.kernel.rollback(op, { name: 'ev.x' });
+      await k.kernel.remove(op, 'ev.x');
+    } finally {
+      k.kernel.events.off('event', on);
+    }
+    expect(seen.filter((l) => !l.startsWith('log'))).toEqual([
+      'capability.registered ev.x@1.0.0',
+      'capability.activated ev.x@1.0.0',
+      'capability.registered ev.x@1.1.0',
+      'capability.activated ev.x@1.1.0',
+      'capability.rolledBack ev.x@1.0.0',
+      'capability.removed ev.x@null',
+    ]);
+  });
+
   it('remove is refused while something current depends on it', async () => {
     const e = await expectType<{ data: { dependents: string[] } }>(k.kernel.remove(op, 'gate.b'), 'DEPENDENTS_EXIST');
     expect(e.data.dependents).toEqual(['gate.a']);
