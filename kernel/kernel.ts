@@ -4,6 +4,7 @@
 // all capability code runs in the sandbox pool.
 
 import { EventEmitter } from 'node:events';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { nanoid } from 'nanoid';
 import semver from 'semver';
@@ -150,7 +151,7 @@ export class Kernel {
       version: KERNEL_VERSION,
       generation: this.generation,
       uptimeMs: Date.now() - this.startedAt,
-      capabilities: this.store.capabilities().filter((c) => c.current !== null).length,
+      capabilities: this.graph.currentHashes().size,
     };
   }
 
@@ -185,7 +186,7 @@ export class Kernel {
   }
 
   describe(params: DescribeParams): DescribeResult {
-    const v = this.lookup(params.name, params.version, true);
+    const v = this.lookup(params.name, params.version);
     const rec = this.recordOf(v.hash);
     const cap = this.store.capability(v.name);
     return {
@@ -324,7 +325,6 @@ export class Kernel {
   async backup(file: string): Promise<{ file: string; bytes: number }> {
     const target = path.resolve(file);
     await this.store.backup(target);
-    const { statSync } = await import('node:fs');
     return { file: target, bytes: statSync(target).size };
   }
 
@@ -768,14 +768,15 @@ export class Kernel {
     return (this.payload(hash) ?? this.recordOf(hash)).manifest;
   }
 
-  private lookup(name: string, version: string | undefined, fallbackToLatest: boolean): GraphVersion {
+  /** A version by number, else the current one, else (removed or never activated) the newest. */
+  private lookup(name: string, version: string | undefined): GraphVersion {
     assertName(name);
     if (version !== undefined) {
       const v = this.graph.find(name, version);
       if (!v) throw fail('NOT_FOUND', `no version ${version} of '${name}'`, { name, version });
       return v;
     }
-    const cur = this.graph.current(name) ?? (fallbackToLatest ? this.graph.versionsOf(name).at(-1) : undefined);
+    const cur = this.graph.current(name) ?? this.graph.versionsOf(name).at(-1);
     if (!cur) throw fail('NOT_FOUND', `no capability '${name}'`, { name });
     return cur;
   }

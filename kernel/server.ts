@@ -42,6 +42,8 @@ interface Response {
 interface Connection {
   ws: WebSocket;
   token: string | undefined;
+  /** Sets this connection's event filter (events/subscribe replaces it). */
+  subscribe: (types: EventType[], name: string | undefined) => void;
   /** The principal verified at `epoch` (see Auth.epoch). */
   principal: Principal | undefined;
   epoch: number;
@@ -148,7 +150,18 @@ export class Server {
   }
 
   private accept(ws: WebSocket, token: string | undefined): void {
-    const conn: Connection = { ws, token, principal: undefined, epoch: -1, inFlight: 0, alive: true, subscription: null };
+    const conn: Connection = {
+      ws,
+      token,
+      principal: undefined,
+      epoch: -1,
+      inFlight: 0,
+      alive: true,
+      subscription: null,
+      subscribe: (types, name) => {
+        conn.subscription = { types: new Set(types), name };
+      },
+    };
     this.connections.add(conn);
     ws.on('pong', () => (conn.alive = true));
     ws.on('close', () => this.connections.delete(conn));
@@ -236,9 +249,7 @@ export class Server {
         {
           principal,
           progress,
-          subscribe: (types, name) => {
-            conn.subscription = { types: new Set(types), name };
-          },
+          subscribe: conn.subscribe,
         },
         m.method,
         params,
