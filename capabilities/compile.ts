@@ -1,11 +1,13 @@
 // From a capability's source to the ES module JavaScript the sandbox runs. TypeScript loses its
-// types through `transpileModule` (one file, no type checking, no capability code run); JavaScript
+// types through `transpileModule` (one file, no type checking, no capability code run) and gains an
+// inline source map that positions are mapped back through (source-map.ts); JavaScript
 // is returned as written but parsed the same way, so a syntax error in either language is refused
 // at registration with its line and column instead of surfacing later inside a sandbox.
 
 import { createRequire } from 'node:module';
 import type * as TS from 'typescript';
 import { fail } from './errors.ts';
+import { TS_SOURCE_FILE } from './source-map.ts';
 import type { Language } from './types.ts';
 
 // typescript is several megabytes of JavaScript (a few hundred ms to load): loaded on the first
@@ -27,7 +29,7 @@ export function inferLanguage(fileName: string): Language {
 export function compileSource(source: string, language: Language): string {
   const ts = typescript();
   const result = ts.transpileModule(source, {
-    fileName: language === 'ts' ? 'capability.ts' : 'capability.js',
+    fileName: language === 'ts' ? TS_SOURCE_FILE : 'capability.js',
     reportDiagnostics: true,
     compilerOptions: {
       target: ts.ScriptTarget.ES2022,
@@ -38,8 +40,11 @@ export function compileSource(source: string, language: Language): string {
       verbatimModuleSyntax: false,
       allowJs: true,
       removeComments: false,
+      // The map rides inside the compiled module (see source-map.ts): stacks and V8's errors are
+      // mapped back to the lines the agent wrote. Without the source text: the kernel has it.
       sourceMap: false,
-      inlineSourceMap: false,
+      inlineSourceMap: true,
+      inlineSources: false,
     },
   });
   const error = (result.diagnostics ?? []).find((d) => d.category === ts.DiagnosticCategory.Error);

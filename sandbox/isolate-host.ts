@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import ivm from 'isolated-vm';
 import { fail, isErrorType, SubstrateError } from '../capabilities/errors.ts';
 import type { WireError } from '../capabilities/errors.ts';
+import { firstPosition, mapPositions, sourceMapOf } from '../capabilities/source-map.ts';
 import { answer, BOOTSTRAP_SOURCE, parseRunAnswer, TAG } from './bridge.ts';
 import type { Inspection, LogEntry, VersionPayload } from './protocol.ts';
 import { installRuntime, installRuntimeSync } from './runtime.ts';
@@ -87,6 +88,15 @@ function errorMessage(e: unknown): string {
 const isMemoryError = (msg: string) => /memory limit|out of memory/i.test(msg);
 const isTimeoutError = (msg: string) => /execution timed out/i.test(msg);
 
+/** The isolate's part of a stack isolated-vm copied out (the host frames after its boundary name
+ *  this process's files), with positions mapped to the agent's source. */
+function isolateStack(e: unknown, code: string): string | undefined {
+  if (!(e instanceof Error) || typeof e.stack !== 'string') return undefined;
+  const lines = e.stack.split('\n');
+  const boundary = lines.findIndex((l) => l.includes('<isolated-vm boundary>'));
+  return mapPositions((boundary === -1 ? lines : lines.slice(0, boundary)).join('\n'), sourceMapOf(code));
+}
+
 interface ActiveCall {
   req: CallRequest;
   resolve: (o: Settlement) => void;
@@ -108,7 +118,13 @@ function compileModule(isolate: ivm.Isolate, context: ivm.Context, code: string,
   try {
     module = isolate.compileModuleSync(code, { filename });
   } catch (e) {
-    throw fail('COMPILE_ERROR', `the module does not compile: ${errorMessage(e)}`, { message: errorMessage(e) });
+    // V8 finds some errors transpiling does not (a redeclared `let`): its message names the
+    // position in the compiled code, reported as the position in the agent's source.
+    const map = sourceMapOf(code);
+    const message = mapPositions(errorMessage(e), map);
+    const pos = firstPosition(errorMessage(e), map);
+    if (pos === null) throw fail('COMPILE_ERROR', `the module does not compile: ${message}`, { message });
+    throw fail('COMPILE_ERROR', `line ${pos.line}, column ${pos.column}: the module does not compile: ${message}`, { message, line: pos.line, column: pos.column });
   }
   const imports = module.dependencySpecifiers;
   if (imports.length > 0) {
@@ -168,6 +184,8 @@ export class HostedIsolate {
   private inspected: { module: ivm.Module; memoryMb: number; timer: NodeJS.Timeout } | null = null;
   /** Its module was compiled for an inspection: its stacks name `capability:inspect`. */
   private adopted = false;
+  /** The compiled code's source map (source-map.ts), once an error needed it; null: none. */
+  private sourceMap: ReturnType<typeof sourceMapOf> | undefined;
 
   private constructor(
     public payload: VersionPayload,
@@ -206,7 +224,7 @@ export class HostedIsolate {
           name,
           version,
           message: msg,
-          stack: e instanceof Error ? e.stack : undefined,
+          stack: isolateStack(e, payload.compiled),
         });
       }
       const flags = (await h.dispatch.apply(undefined, ['bind', module.namespace.derefInto(), JSON.stringify(manifest.state.shared)], {
@@ -250,7 +268,10 @@ export class HostedIsolate {
       } catch (e) {
         const msg = errorMessage(e);
         const why = isTimeoutError(msg) ? 'did not finish loading in time' : isMemoryError(msg) || isolate.isDisposed && !timedOut ? 'exceeded its memory limit while loading' : `threw while loading: ${msg}`;
-        throw fail('COMPILE_ERROR', `the module ${why}`, { message: msg });
+        const stack = why.startsWith('threw') ? isolateStack(e, code) : undefined;
+        const pos = stack === undefined ? null : firstPosition(stack, null);
+        if (pos === null) throw fail('COMPILE_ERROR', `the module ${why}`, { message: msg });
+        throw fail('COMPILE_ERROR', `line ${pos.line}, column ${pos.column}: the module ${why}`, { message: msg, line: pos.line, column: pos.column, stack });
       }
       const r = (await h.dispatch.apply(undefined, ['inspect', module.namespace.derefInto()], { timeout: INSPECT_EVAL_MS })) as string;
       if (r[0] !== 'i') throw fail('COMPILE_ERROR', r.slice(1), { message: r.slice(1) });
@@ -564,6 +585,10 @@ export class HostedIsolate {
   private capabilityError(message: string, stack?: string): SubstrateError {
     const { name, version } = this.payload;
     if (this.adopted && stack !== undefined) stack = stack.split(INSPECT_FILENAME).join(`capability:${name}@${version}`);
+    // Decoded on the first error only: most versions never throw.
+    if (this.sourceMap === undefined) this.sourceMap = sourceMapOf(this.payload.compiled);
+    message = mapPositions(message, this.sourceMap);
+    if (stack !== undefined) stack = mapPositions(stack, this.sourceMap);
     return fail('CAPABILITY_ERROR', message, { name, version, message, stack });
   }
 
