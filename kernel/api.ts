@@ -213,11 +213,31 @@ export interface SubscribeResult {
 /** Params of the `event` notification. */
 export type KernelEvent =
   | { type: Exclude<EventType, 'log'>; generation: number; name: string; version: string | null; previous: string | null; principal: string; at: string }
-  | { type: 'log'; generation: number; invocationId: string; name: string; version: string; level: string; message: string; at: string };
+  | {
+      type: 'log';
+      generation: number;
+      invocationId: string;
+      name: string;
+      version: string;
+      level: string;
+      message: string;
+      at: string;
+      /** Extension: `live` for invocations (and migrations), `gate`/`dryRun` for a gate test's run.
+       *  This kernel always sends it; a reader treats it absent as `live`. */
+      origin?: LogOrigin;
+      /** Extension, with `gate`/`dryRun`: whose test wrote the line (`name` may be a dependency). */
+      gate?: { capability: string; version: string; test: string };
+    };
+
+/** Where a log line comes from: a live run (invocations, migrations) or a gate test's run. */
+export const LOG_ORIGINS = ['live', 'gate', 'dryRun'] as const;
+export type LogOrigin = (typeof LOG_ORIGINS)[number];
 
 export interface LogsParams {
   name?: string;
   limit?: number;
+  /** Extension: only lines of this origin. */
+  origin?: LogOrigin;
 }
 export interface LogsResult {
   items: Array<Extract<KernelEvent, { type: 'log' }>>;

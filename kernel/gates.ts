@@ -19,6 +19,8 @@ export async function runGates(opts: {
   tests: GateTest[];
   generation: number;
   concurrency: number;
+  /** The changeset is only tried: its tests' logs say `dryRun`, not `gate`. */
+  dryRun?: boolean;
   onProgress?: ProgressFn;
 }): Promise<GateResult[]> {
   const { tests, onProgress } = opts;
@@ -30,7 +32,7 @@ export async function runGates(opts: {
       const i = next++;
       const t = tests[i];
       onProgress?.({ phase: 'gates', capability: t.name, version: t.version, test: t.test.name, done, total: tests.length });
-      results[i] = await runOne(opts.pool, opts.candidate, t, opts.generation);
+      results[i] = await runOne(opts.pool, opts.candidate, t, opts.generation, opts.dryRun === true);
       done++;
     }
   };
@@ -39,7 +41,7 @@ export async function runGates(opts: {
   return results;
 }
 
-async function runOne(pool: SandboxPool, candidate: Graph, t: GateTest, generation: number): Promise<GateResult> {
+async function runOne(pool: SandboxPool, candidate: Graph, t: GateTest, generation: number, dryRun: boolean): Promise<GateResult> {
   const started = performance.now();
   const seed: Extract<StateMode, { mode: 'scratch' }>['seed'] = {};
   if (t.test.state) seed[t.name] = t.test.state;
@@ -52,6 +54,7 @@ async function runOne(pool: SandboxPool, candidate: Graph, t: GateTest, generati
     generation,
     links: candidate.links(t.hash),
     state: { mode: 'scratch', seed },
+    origin: { kind: dryRun ? 'dryRun' : 'gate', capability: t.name, version: t.version, test: t.test.name },
   });
   const durationMs = Math.round(performance.now() - started);
   const base = { capability: t.name, version: t.version, test: t.test.name, durationMs };

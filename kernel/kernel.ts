@@ -318,7 +318,7 @@ export class Kernel {
 
   recentLogs(params: LogsParams = {}): LogsResult {
     const limit = clampLimit(params.limit, 100, this.logBuffer);
-    const items = params.name ? this.logs.filter((l) => l.name === params.name) : this.logs;
+    const items = params.name || params.origin ? this.logs.filter((l) => (!params.name || l.name === params.name) && (!params.origin || l.origin === params.origin)) : this.logs;
     return { items: items.slice(-limit) };
   }
 
@@ -611,6 +611,7 @@ export class Kernel {
         tests,
         generation: this.generation + 1,
         concurrency: this.gateConcurrency,
+        dryRun,
         onProgress,
       });
       const failed = gates.filter((g) => !g.passed);
@@ -792,7 +793,9 @@ export class Kernel {
         level: e.level,
         message: e.message,
         at: new Date(e.at).toISOString(),
+        origin: e.origin?.kind ?? 'live',
       };
+      if (e.origin) ev.gate = { capability: e.origin.capability, version: e.origin.version, test: e.origin.test };
       this.logs.push(ev);
       this.events.emit('event', ev);
     }

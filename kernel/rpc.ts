@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { fail, RpcProtocolError, RPC_CODES } from '../capabilities/errors.ts';
 import type { Json, Principal, Role } from '../capabilities/types.ts';
+import { LOG_ORIGINS } from './api.ts';
 import type { EventType, MethodName, ProgressEvent, SubscribeResult } from './api.ts';
 import type { Kernel } from './kernel.ts';
 import type { Auth } from './auth.ts';
@@ -98,7 +99,7 @@ export const METHODS: Record<MethodName, MethodSpec> = {
     ctx.subscribe(types, p?.name);
     return { subscribed: types };
   }),
-  'logs/recent': method(WRITERS, z.strictObject({ name: name.optional(), limit }).optional(), (k, _c, p) => k.recentLogs(p ?? {})),
+  'logs/recent': method(WRITERS, z.strictObject({ name: name.optional(), limit, origin: z.enum(LOG_ORIGINS).optional() }).optional(), (k, _c, p) => k.recentLogs(p ?? {})),
   'tokens/create': method(OPERATORS, z.strictObject({ role: z.enum(['operator', 'agent', 'client']), name: z.string().min(1).max(128) }), (_k, _c, p, auth) =>
     auth.create(p.role, p.name),
   ),

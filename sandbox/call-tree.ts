@@ -208,6 +208,7 @@ export class CallTreeRunner {
     if (tree.done || tree.logs > MAX_LOG_ENTRIES_PER_RUN) return;
     tree.logs++;
     const entry: LogEntry = { invocationId: invocation.id, name: invocation.name, version: invocation.version, level, message, at: Date.now() };
+    if (tree.spec.origin) entry.origin = tree.spec.origin;
     if (tree.logs > MAX_LOG_ENTRIES_PER_RUN) {
       entry.level = 'warn';
       entry.message = `[further log entries of this invocation are dropped: the limit is ${MAX_LOG_ENTRIES_PER_RUN}]`;

@@ -32,6 +32,18 @@ export interface RunSpec {
   state: StateMode;
   /** Absolute deadline (epoch ms). Default: now + the root manifest's limits.timeoutMs. */
   deadline?: number;
+  /** Set on the runs of gate tests (an optional addition): every log entry of the tree carries it,
+   *  so test traffic is never mistaken for live traffic. Absent: a live run. */
+  origin?: RunOrigin;
+}
+
+/** Which gate test a run is: `dryRun` when the changeset is only being tried (nothing commits). */
+export interface RunOrigin {
+  kind: 'gate' | 'dryRun';
+  /** The capability whose test it is (the tree's root; a log entry may name a dependency). */
+  capability: string;
+  version: string;
+  test: string;
 }
 
 /** Everything a transaction read and wrote. Versions are the store's per-key version numbers
@@ -70,6 +82,8 @@ export interface LogEntry {
   level: 'log' | 'info' | 'warn' | 'error' | 'debug';
   message: string;
   at: number;
+  /** The run's origin (RunSpec.origin); absent for live runs. */
+  origin?: RunOrigin;
 }
 
 // ---- wire messages (process.send); several may be batched into one array per tick ----
