@@ -57,6 +57,9 @@ import { runGates } from './gates.ts';
 import { KeyLocks, lockKey } from './key-locks.ts';
 import { KERNEL_VERSION } from './version.ts';
 
+/** Characters of log messages the kernel keeps in memory (beyond: the oldest entries go first). */
+const LOG_BUFFER_CHARS = 16 * 1024 * 1024;
+
 export interface KernelOptions {
   dataDir: string;
   /** Sandbox worker processes; default one per CPU. */
@@ -99,6 +102,8 @@ export class Kernel {
   private readonly locks = new KeyLocks();
   private reruns = 0;
   private readonly logBuffer: number;
+  /** Characters of the messages in `logs`. */
+  private logChars = 0;
   private readonly gateConcurrency: number;
   private closed = false;
 
@@ -797,9 +802,14 @@ export class Kernel {
       };
       if (e.origin) ev.gate = { capability: e.origin.capability, version: e.origin.version, test: e.origin.test };
       this.logs.push(ev);
+      this.logChars += ev.message.length;
       this.events.emit('event', ev);
     }
-    if (this.logs.length > this.logBuffer) this.logs.splice(0, this.logs.length - this.logBuffer);
+    // Bounded in entries and in characters: 10,000 messages of 16 KiB would be 160 M characters.
+    let drop = Math.max(0, this.logs.length - this.logBuffer);
+    for (let i = 0; i < drop; i++) this.logChars -= this.logs[i].message.length;
+    while (drop < this.logs.length - 1 && this.logChars > LOG_BUFFER_CHARS) this.logChars -= this.logs[drop++].message.length;
+    if (drop > 0) this.logs.splice(0, drop);
   }
 }
 

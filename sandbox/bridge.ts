@@ -41,6 +41,24 @@ export const WRITE_FLUSH_CHARS = 1024 * 1024;
 /** Per-message cap of console output, in UTF-16 units (the isolate truncates before sending). */
 export const LOG_MESSAGE_MAX = 16 * 1024;
 
+/** Console output an isolate may send per run it starts, in UTF-16 units (unused budget carries
+ *  over, up to 4 runs' worth): what a log flood can make the worker and the kernel hold. */
+export const LOG_CHARS_PER_RUN = 256 * 1024;
+
+/** Timers pending at once in one isolate (setTimeout beyond: MEMORY_LIMIT). */
+export const MAX_PENDING_TIMERS = 10_000;
+
+/** ctx requests (get, list, call) of one isolate waiting for their answer at once (beyond:
+ *  MEMORY_LIMIT): each holds host memory until the isolate takes its answer. */
+export const MAX_PENDING_REQUESTS = 4096;
+
+/** Messages to the host are fire-and-forget; every this many (or this many characters of them) the
+ *  isolate waits, synchronously, until the host has handled all before it. Without it a loop of
+ *  setTimeout/clearTimeout or of un-awaited requests queues messages on the host faster than it
+ *  handles them, in memory no limit counts. */
+export const BARRIER_EVERY_MESSAGES = 1024;
+export const BARRIER_EVERY_CHARS = 4 * 1024 * 1024;
+
 export const BOOTSTRAP_SOURCE = String.raw`'use strict';
 const host = $0;
 const G = globalThis;
@@ -62,11 +80,17 @@ const typedErrors = new WeakMap();
 const wmGet = WeakMap.prototype.get;
 const wmSet = WeakMap.prototype.set;
 const refApplyIgnored = host.applyIgnored;
+const refApplySync = host.applySync;
 const MAX_PAYLOAD = ${KERNEL_LIMITS.maxPayloadBytes};
 const MAX_KEY = ${KERNEL_LIMITS.maxStateKeyBytes};
 const MAX_VALUE = ${KERNEL_LIMITS.maxStateValueBytes};
 const WRITE_FLUSH = ${WRITE_FLUSH_CHARS};
 const LOG_MAX = ${LOG_MESSAGE_MAX};
+const LOG_CHARS = ${LOG_CHARS_PER_RUN};
+const MAX_TIMERS = ${MAX_PENDING_TIMERS};
+const MAX_REQUESTS = ${MAX_PENDING_REQUESTS};
+const BARRIER_MESSAGES = ${BARRIER_EVERY_MESSAGES};
+const BARRIER_CHARS = ${BARRIER_EVERY_CHARS};
 const IGNORED = ObjectFreeze({ __proto__: null });
 
 function fallbackFormat(args) {
@@ -97,13 +121,34 @@ function utf8Length(s) {
   }
   return n;
 }
+let sinceBarrier = 0;
+let charsSinceBarrier = 0;
 function notify(callId, op, ns, a, b, requestId, w) {
   ReflectApply(refApplyIgnored, host, [undefined, [callId, op, ns, a, b, requestId, w], IGNORED]);
+  sinceBarrier++;
+  if (typeof a === 'string') charsSinceBarrier += a.length;
+  if (typeof w === 'string') charsSinceBarrier += w.length;
+  if (sinceBarrier >= BARRIER_MESSAGES || charsSinceBarrier >= BARRIER_CHARS) {
+    sinceBarrier = 0;
+    charsSinceBarrier = 0;
+    // Answered once the host has handled every message before it (one ordered queue), with the
+    // refusal of the call's buffered writes if there is one: a call that only writes, awaiting
+    // nothing but resolved promises, never takes the 'refuse' message from its queue.
+    const refusal = ReflectApply(refApplySync, host, [undefined, [callId, 'barrier'], IGNORED]);
+    if (typeof refusal === 'string' && callId !== 0) refusals[callId] = refusal;
+  }
+}
+function memoryError(what, limit) {
+  return typedError(wire('MEMORY_LIMIT', 'too many ' + what + ' at once: the limit is ' + limit, { __proto__: null, what: what, limit: limit }));
 }
 let requestSeq = 0;
 let requests = { __proto__: null };
+let pendingRequests = 0;
 // Every request carries the call's buffered writes (see ctx below), which the host applies first.
 function send(callId, op, ns, a, b) {
+  if (refusals[callId] !== undefined) return rejected(typedError(refusals[callId]));
+  if (pendingRequests >= MAX_REQUESTS) return rejected(memoryError('pending ctx requests', MAX_REQUESTS));
+  pendingRequests++;
   const id = ++requestSeq;
   const p = new PromiseCtor(function (resolve, reject) { requests[id] = { __proto__: null, resolve: resolve, reject: reject }; });
   notify(callId, op, ns, a, b, id, takeWrites(callId));
@@ -116,6 +161,7 @@ function reply(id, r) {
   const w = requests[id];
   if (w === undefined) return;
   delete requests[id];
+  pendingRequests--;
   let v;
   try { v = decode(r); } catch (e) { w.reject(e); return; }
   w.resolve(v);
@@ -178,13 +224,16 @@ function keyArg(key) {
 
 // ---- console ----
 let logBudget = 1000;
+let logChars = LOG_CHARS;
 function log(callId, level, args) {
-  if (logBudget <= 0) return;
+  if (logBudget <= 0 || logChars <= 0) return;
   logBudget--;
   let msg;
   try { msg = ReflectApply(format, undefined, [args]); } catch (e) { msg = '[unformattable log arguments]'; }
   if (typeof msg !== 'string') msg = fallbackFormat([msg]);
-  if (msg.length > LOG_MAX) msg = slice(msg, 0, LOG_MAX) + '... [truncated]';
+  const max = logChars < LOG_MAX ? logChars : LOG_MAX;
+  if (msg.length > max) msg = slice(msg, 0, max) + '... [truncated]';
+  logChars -= msg.length;
   notify(callId, 'log', level, msg, undefined, 0);
 }
 const consoleObject = {
@@ -202,7 +251,7 @@ let timerCount = 0;
 let timerSeq = 0;
 function setTimeout(callback, ms, ...args) {
   if (typeof callback !== 'function') throw new TypeErrorCtor('setTimeout: the callback must be a function');
-  if (timerCount >= 10000) throw new RangeErrorCtor('setTimeout: too many pending timers');
+  if (timerCount >= MAX_TIMERS) throw memoryError('pending timers', MAX_TIMERS);
   let delay = NumberCtor(ms);
   if (!(delay > 0)) delay = 0;
   const id = ++timerSeq;
@@ -229,6 +278,8 @@ function clearAll() {
   timers = { __proto__: null };
   timerCount = 0;
   requests = { __proto__: null };
+  pendingRequests = 0;
+  refusals = { __proto__: null };
   writes = { __proto__: null };
   writeSize = { __proto__: null };
 }
@@ -256,6 +307,9 @@ let migrateExport;
 // call's next request, or the call itself.
 let writes = { __proto__: null };
 let writeSize = { __proto__: null };
+// Calls whose buffered writes the host refused (the tagged error's JSON): their further writes and
+// requests fail at once instead of sending what the host would drop.
+let refusals = { __proto__: null };
 function resolved(v) {
   return new PromiseCtor(function (resolve) { resolve(v); });
 }
@@ -301,6 +355,7 @@ function checkWritable(ns, name) {
 }
 // Record: kind, lengths of ns, key and value, ':', then ns, key and value; the host parses it.
 function bufferWrite(callId, ns, key, text) {
+  if (refusals[callId] !== undefined) return rejected(typedError(refusals[callId]));
   const rec = text === undefined
     ? 'd' + ns.length + ',' + key.length + ',0:' + ns + key
     : 's' + ns.length + ',' + key.length + ',' + text.length + ':' + ns + key + text;
@@ -393,6 +448,7 @@ function errorResult(e) {
 // Awaits only what capability code returned; the result leaves as a message.
 async function run(callId, entry, inputJson, invocationJson) {
   logBudget = logBudget > 9000 ? 10000 : logBudget + 1000;
+  logChars = logChars > 3 * LOG_CHARS ? 4 * LOG_CHARS : logChars + LOG_CHARS;
   let name = null;
   let result;
   try {
@@ -412,6 +468,7 @@ async function run(callId, entry, inputJson, invocationJson) {
   }
   // A failed call's writes are discarded anyway; a successful one's reach the host first.
   const w = takeWrites(callId);
+  delete refusals[callId];
   notify(callId, 'done', '', result, undefined, 0, ReflectApply(strCharCodeAt, result, [0]) === 118 ? w : undefined);
 }
 function bind(ns, grantsJson) {
@@ -439,6 +496,7 @@ return function dispatch(op, a, b, c, d) {
   if (op === 'reply') { reply(a, b); return; }
   if (op === 'run') { run(a, b, c, d); return; }
   if (op === 'fire') return fire(a);
+  if (op === 'refuse') { if (typeof b === 'string') refusals[a] = b; return; }
   if (op === 'clear') return clearAll();
   if (op === 'bind') return bind(a, b);
   if (op === 'inspect') return inspect(a);

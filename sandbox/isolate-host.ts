@@ -11,7 +11,7 @@ import ivm from 'isolated-vm';
 import { fail, isErrorType, SubstrateError } from '../capabilities/errors.ts';
 import type { WireError } from '../capabilities/errors.ts';
 import { firstPosition, mapPositions, sourceMapOf } from '../capabilities/source-map.ts';
-import { answer, BOOTSTRAP_SOURCE, parseRunAnswer, TAG } from './bridge.ts';
+import { answer, BOOTSTRAP_SOURCE, MAX_PENDING_TIMERS, parseRunAnswer, TAG } from './bridge.ts';
 import type { Inspection, LogEntry, VersionPayload } from './protocol.ts';
 import { installRuntime, installRuntimeSync } from './runtime.ts';
 
@@ -54,7 +54,6 @@ export const PROBE_GRACE_MS = 250;
  *  IDLE_SPIN_MS is disposed: something (a FinalizationRegistry callback, say) runs outside any call. */
 export const IDLE_SWEEP_MS = 2000;
 const IDLE_SPIN_MS = 500;
-const MAX_TIMERS_PER_ISOLATE = 10_000;
 const INSPECT_MEMORY_MB = 128;
 /** The memory limit an inspection isolate gets when the kernel names none: the manifest default. */
 const DEFAULT_MEMORY_MB = 64;
@@ -172,6 +171,8 @@ export class HostedIsolate {
   blankMemoryMb = 0;
   private readonly calls = new Map<number, ActiveCall>();
   private readonly timers = new Map<number, NodeJS.Timeout>();
+  /** Characters of answers sent to the isolate that it has not taken yet. */
+  private queuedReplyChars = 0;
   private seq = 0;
   private probing = false;
   /** The last call id sent before the pending probe: later ones are queued behind it. */
@@ -360,14 +361,14 @@ export class HostedIsolate {
 
   /** A message into the isolate. A failure of the task it starts is classified here: a timeout
    *  or a memory death ends calls; anything else is an unhandled rejection of capability code. */
-  private send(args: [string, ...Array<string | number>], timeout: number, callId: number): void {
+  private send(args: [string, ...Array<string | number>], timeout: number, callId: number): Promise<unknown> {
     let p: Promise<unknown>;
     try {
       p = this.dispatch.apply(undefined, args, { timeout: Math.max(1, timeout) });
     } catch (e) {
       p = Promise.reject(e);
     }
-    p.catch((e: unknown) => this.onTaskError(e, callId));
+    return p.catch((e: unknown) => this.onTaskError(e, callId));
   }
 
   dispose(): void {
@@ -389,7 +390,7 @@ export class HostedIsolate {
   }
 
   // ---- the bridge's host function: callId, op, ns, a, b, requestId, writes; primitives only ----
-  private readonly serve = (callId: unknown, op: unknown, ns: unknown, a: unknown, b: unknown, requestId: unknown, w: unknown): undefined => {
+  private readonly serve = (callId: unknown, op: unknown, ns: unknown, a: unknown, b: unknown, requestId: unknown, w: unknown): string | undefined => {
     if (typeof w === 'string' && w.length > 0) {
       // The call's buffered writes, applied before what the call does next; a call that is over
       // has its writes dropped (they would land in a closed savepoint anyway).
@@ -401,7 +402,11 @@ export class HostedIsolate {
         } catch (e) {
           refused = answer.error(toWire(e));
         }
-        if (refused !== null) c.refused = refused;
+        if (refused !== null) {
+          c.refused = refused;
+          // Tell the isolate, so that the call's next writes fail there instead of being sent.
+          if (refused[0] === TAG.typed) this.send(['refuse', callId as number, refused.slice(1)], Math.ceil(c.req.deadline - Date.now()), callId as number);
+        }
       }
     }
     switch (op) {
@@ -414,6 +419,10 @@ export class HostedIsolate {
         return undefined;
       case 'flush':
         return undefined;
+      case 'barrier': {
+        const refused = typeof callId === 'number' ? this.calls.get(callId)?.refused : undefined;
+        return refused !== undefined && refused[0] === TAG.typed ? refused.slice(1) : undefined;
+      }
       case 'log': {
         const call = callId === 0 ? this.latestCall() : this.calls.get(callId as number);
         if (call && typeof ns === 'string' && LEVELS.has(ns) && typeof a === 'string') call.req.binding.log(ns as LogLevel, a);
@@ -454,7 +463,16 @@ export class HostedIsolate {
   private reply(callId: number, requestId: number, r: string): void {
     const call = this.calls.get(callId);
     if (!call || this.dead) return;
-    this.send(['reply', requestId, r], Math.ceil(call.req.deadline - Date.now()), callId);
+    // Answers wait in isolated-vm's queue until the isolate takes them: an isolate that asks in a
+    // loop and never yields would make the host hold them all. Beyond its own memory limit's worth
+    // an answer becomes MEMORY_LIMIT (the isolate could not have held them all anyway).
+    const budget = this.payload.manifest.limits.memoryMb * 1024 * 1024;
+    if (this.queuedReplyChars + r.length > budget && r.length > 64) r = answer.error(this.memoryError({ what: 'unconsumed ctx answers' }).toWire());
+    const size = r.length;
+    this.queuedReplyChars += size;
+    this.send(['reply', requestId, r], Math.ceil(call.req.deadline - Date.now()), callId).finally(() => {
+      this.queuedReplyChars -= size;
+    });
   }
 
   private latestCall(): ActiveCall | undefined {
@@ -470,7 +488,7 @@ export class HostedIsolate {
   }
 
   private setTimer(id: unknown, delay: unknown): void {
-    if (typeof id !== 'number' || this.dead || this.calls.size === 0 || this.timers.size >= MAX_TIMERS_PER_ISOLATE) return;
+    if (typeof id !== 'number' || this.dead || this.calls.size === 0 || this.timers.size >= MAX_PENDING_TIMERS) return;
     const left = this.latestDeadline() - Date.now();
     if (left <= 0) return;
     const ms = Math.max(0, Math.min(typeof delay === 'number' && delay > 0 ? delay : 0, left));
@@ -579,6 +597,9 @@ export class HostedIsolate {
       if (isErrorType(a.error.type)) return { ok: false, error: a.error };
       return { ok: false, error: this.capabilityError(a.error.message).toWire() };
     }
+    // What isolated-vm's allocator says when a buffer would pass the memory limit (memory-guards.ts
+    // makes resizable buffers and Intl objects allocate through it too).
+    if (a.message === 'Array buffer allocation failed') return { ok: false, error: this.memoryError({ what: 'ArrayBuffer' }).toWire() };
     return { ok: false, error: this.capabilityError(a.message, a.stack).toWire() };
   }
 
@@ -598,10 +619,10 @@ export class HostedIsolate {
     return fail('TIMEOUT', `${name}@${version} did not finish within its deadline (timeoutMs ${timeoutMs})`, { timeoutMs, name, version });
   }
 
-  private memoryError(): SubstrateError {
+  private memoryError(extra: { what?: string } = {}): SubstrateError {
     const { name, version, manifest } = this.payload;
     const memoryMb = manifest.limits.memoryMb;
-    return fail('MEMORY_LIMIT', `${name}@${version} exceeded its memory limit of ${memoryMb} MB`, { memoryMb, name, version });
+    return fail('MEMORY_LIMIT', `${name}@${version} exceeded its memory limit of ${memoryMb} MB`, { memoryMb, name, version, ...extra });
   }
 
   private deathError(): SubstrateError {

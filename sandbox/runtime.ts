@@ -11,6 +11,7 @@
 import ivm from 'isolated-vm';
 import { randomFillSync } from 'node:crypto';
 import { fail } from '../capabilities/errors.ts';
+import { MEMORY_GUARDS_SOURCE } from './memory-guards.ts';
 
 /** Inputs (and bases) longer than this are refused by the URL hook, on both sides of the boundary. */
 export const MAX_URL_INPUT_LENGTH = 65536;
@@ -2461,7 +2462,8 @@ const BOOT_SOURCE = String.raw`(function () {
 })();
 `;
 
-const INSTALL_SOURCE = BOOT_SOURCE + RUNTIME_SOURCE;
+// The memory guards go last: they wrap constructors the runtime has already captured.
+const INSTALL_SOURCE = BOOT_SOURCE + RUNTIME_SOURCE + MEMORY_GUARDS_SOURCE;
 const INSTALL_FILENAME = 'substrate:runtime';
 
 // Created once: a Callback is a host-side handle that can be handed to any number of contexts.
