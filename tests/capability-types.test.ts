@@ -2,16 +2,13 @@
 // with what the kernel accepts, and a TypeScript capability type-checks against them through the
 // package's `exports`, as a project that installed substrate would import them.
 
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import type * as Api from '../capabilities/capability-types.ts';
 import { ERROR_TYPES } from '../capabilities/errors.ts';
 import { parseManifest, type ManifestInput } from '../capabilities/manifest.ts';
 import type { Json } from '../capabilities/types.ts';
-import { tmpDir } from './helpers.ts';
+import { typecheckProject } from './typecheck.ts';
 
 // Compile-time agreement (checked by `tsc --noEmit -p .`): each side assignable to the other.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
@@ -19,36 +16,15 @@ const errorTypesAgree: Same<Api.ErrorType, (typeof ERROR_TYPES)[number]> = true;
 const jsonAgrees: Same<Api.Json, Json> = true;
 const manifestFitsSchema: Same<Api.Manifest, ManifestInput> = true;
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const TSC = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-
 const dirs: string[] = [];
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-/** A project that depends on substrate (a symlink in node_modules), with `files`; tsc's output. */
 function typecheck(files: Record<string, string>): { ok: boolean; output: string } {
-  const dir = tmpDir('substrate-types-');
-  dirs.push(dir);
-  mkdirSync(path.join(dir, 'node_modules'));
-  symlinkSync(ROOT, path.join(dir, 'node_modules', 'substrate'), 'dir');
-  writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'my-capabilities', type: 'module', private: true }));
-  writeFileSync(
-    path.join(dir, 'tsconfig.json'),
-    JSON.stringify({
-      compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, lib: ['ES2022'], types: [] },
-      include: ['*.ts'],
-    }),
-  );
-  for (const [name, text] of Object.entries(files)) writeFileSync(path.join(dir, name), text);
-  try {
-    const output = execFileSync(process.execPath, [TSC, '-p', dir], { encoding: 'utf8', stdio: 'pipe' });
-    return { ok: true, output };
-  } catch (e) {
-    const err = e as { stdout?: string; stderr?: string };
-    return { ok: false, output: `${err.stdout ?? ''}${err.stderr ?? ''}` };
-  }
+  const r = typecheckProject(files);
+  dirs.push(r.dir);
+  return r;
 }
 
 const GOOD = `
