@@ -10,6 +10,7 @@ import { nanoid } from 'nanoid';
 import semver from 'semver';
 import { fail, SubstrateError } from '../capabilities/errors.ts';
 import type { Json, JsonObject, Language, Principal, VersionRecord } from '../capabilities/types.ts';
+import { checkTextDepth } from '../capabilities/json-limits.ts';
 import { KERNEL_LIMITS } from '../capabilities/types.ts';
 import { Graph, type GraphVersion } from '../capabilities/graph.ts';
 import { planChangeset, selectGateTests, type Plan, type PlannedChange } from '../capabilities/changeset.ts';
@@ -308,7 +309,7 @@ export class Kernel {
   stateGet(namespace: string, key: string): StateGetResult {
     const row = this.store.readState(namespace, key);
     if (!row) throw fail('NOT_FOUND', `no key '${key}' in namespace '${namespace}'`, { namespace, key });
-    return { namespace, key, value: JSON.parse(row.value) as Json, version: row.version };
+    return { namespace, key, value: storedValue(namespace, key, row.value), version: row.version };
   }
 
   stateList(params: StateListParams): StateListResult {
@@ -316,7 +317,7 @@ export class Kernel {
     const rows = this.store.listState(params.namespace, { prefix: params.prefix, after: params.cursor, limit: limit + 1 });
     const page = rows.slice(0, limit);
     return {
-      items: page.map((r) => ({ key: r.key, value: JSON.parse(r.value) as Json, version: r.version })),
+      items: page.map((r) => ({ key: r.key, value: storedValue(params.namespace, r.key, r.value), version: r.version })),
       nextCursor: rows.length > limit ? page[page.length - 1].key : null,
     };
   }
@@ -833,4 +834,12 @@ function footprint(txn: TxnRecord): string[] {
 function clampLimit(limit: number | undefined, dflt: number, max: number): number {
   if (limit === undefined) return dflt;
   return Math.max(1, Math.min(max, Math.floor(limit)));
+}
+
+/** A stored value for an operator: one nested deeper than MAX_JSON_DEPTH (written before the limit
+ *  existed) is refused by key, since its reply could not be serialized; `state/list` can step
+ *  past it with `cursor` set to that key. */
+function storedValue(namespace: string, key: string, text: string): Json {
+  checkTextDepth(text, `the state value at '${key}' in '${namespace}'`, { what: 'value', namespace, key });
+  return JSON.parse(text) as Json;
 }

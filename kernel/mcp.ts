@@ -16,6 +16,7 @@ import {
   type CallToolResult,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
+import { checkValueDepth, MAX_MESSAGE_DEPTH } from '../capabilities/json-limits.ts';
 import { NAME_RE } from '../capabilities/names.ts';
 import type { Json, JsonObject, Principal } from '../capabilities/types.ts';
 import type {
@@ -632,6 +633,9 @@ export function createMcpServer(backend: McpBackend, opts: McpServerOptions = {}
               .catch(() => undefined);
           };
     try {
+      // Before anything walks or serializes the arguments again (zod, the kernel client's JSON):
+      // both transports come through here. `arguments` sits where `params` does on the wire.
+      checkValueDepth(args, 'the tool arguments', { what: 'arguments' }, MAX_MESSAGE_DEPTH - 1);
       const mgmt = Object.prototype.hasOwnProperty.call(MANAGEMENT, name) ? MANAGEMENT[name] : undefined;
       if (mgmt) {
         if (!(await backend.canManage())) {

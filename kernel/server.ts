@@ -7,6 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, WebSocket, type RawData } from 'ws';
 import { RpcProtocolError, RPC_CODES, SubstrateError, asSubstrateError } from '../capabilities/errors.ts';
+import { MAX_MESSAGE_DEPTH, jsonValueDepth, textMayExceed, tooDeep } from '../capabilities/json-limits.ts';
 import type { Principal } from '../capabilities/types.ts';
 import type { EventType, KernelEvent } from './api.ts';
 import { bearer, type Auth } from './auth.ts';
@@ -17,9 +18,11 @@ export interface ServerOptions {
   port: number;
   /** Largest accepted message; beyond it the connection closes with 1009. */
   maxMessageBytes?: number;
-  /** Requests in flight per connection; beyond it calls get OVERLOADED. */
+  /** Requests in flight per connection, counting replies not yet written to the socket; beyond
+   *  it calls get OVERLOADED. */
   maxInFlight?: number;
-  /** Bytes queued to a subscriber before it is disconnected (close code 4008). */
+  /** Bytes queued to a connection (replies and events not yet written to its socket) past which
+   *  it is closed with CLOSE_SLOW_READER (4008). */
   maxEventBacklogBytes?: number;
   heartbeatMs?: number;
   /** How long shutdown waits for calls in flight. */
@@ -28,7 +31,13 @@ export interface ServerOptions {
   routes?: Map<string, (req: http.IncomingMessage, res: http.ServerResponse, principal: Principal) => void | Promise<void>>;
 }
 
-export const CLOSE_SLOW_SUBSCRIBER = 4008;
+/** A connection that does not read what it is sent: its queued bytes passed maxEventBacklogBytes,
+ *  whether they were replies or events. One code for both: the remedy is the same (read). */
+export const CLOSE_SLOW_READER = 4008;
+export const CLOSE_SLOW_SUBSCRIBER = CLOSE_SLOW_READER;
+/** How long a connection closed for not reading gets to take the close frame before it is cut:
+ *  nothing more is queued to it meanwhile, so this bounds time, not memory. */
+const SLOW_READER_GRACE_MS = 5000;
 export const CLOSE_UNAUTHORIZED = 4001;
 
 type JsonRpcId = string | number | null;
@@ -48,6 +57,8 @@ interface Connection {
   principal: Principal | undefined;
   epoch: number;
   inFlight: number;
+  /** Replies handed to the socket whose write has not completed (they count as in flight). */
+  unwritten: number;
   alive: boolean;
   subscription: { types: Set<EventType>; name: string | undefined } | null;
 }
@@ -59,7 +70,14 @@ export class Server {
   private readonly opts: Required<Omit<ServerOptions, 'routes'>> & Pick<ServerOptions, 'routes'>;
   private heartbeat: NodeJS.Timeout | undefined;
   private closing = false;
-  private readonly onEvent = (e: KernelEvent) => this.fanOut(e);
+  // Emitted synchronously by the kernel after a commit: a throw here would fail a call that committed.
+  private readonly onEvent = (e: KernelEvent) => {
+    try {
+      this.fanOut(e);
+    } catch (err) {
+      warn('an event could not be delivered', err);
+    }
+  };
 
   constructor(
     private readonly rpc: Rpc,
@@ -74,11 +92,15 @@ export class Server {
       drainMs: 10_000,
       ...opts,
     };
-    this.http = http.createServer((req, res) => void this.onHttp(req, res));
+    this.http = http.createServer((req, res) =>
+      this.onHttp(req, res).catch((e: unknown) => {
+        warn('an HTTP request failed unexpectedly', e);
+        res.destroy();
+      }),
+    );
     this.wss = new WebSocketServer({ noServer: true, maxPayload: this.opts.maxMessageBytes, perMessageDeflate: false });
     this.http.on('upgrade', (req, socket, head) => {
-      const url = new URL(req.url ?? '/', 'http://x');
-      if (this.closing || url.pathname !== '/') {
+      if (this.closing || pathOf(req.url) !== '/') {
         socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
         return;
       }
@@ -100,6 +122,8 @@ export class Server {
     });
     const addr = this.http.address() as AddressInfo;
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    // Errors after listening (EMFILE on accept, say) are the accept's, not the process's.
+    this.http.on('error', (e) => warn('the HTTP server reported an error', e));
     this.heartbeat = setInterval(() => this.beat(), this.opts.heartbeatMs);
     this.heartbeat.unref();
     return { host: addr.address, port: addr.port, url: `ws://${host}:${addr.port}/` };
@@ -128,11 +152,11 @@ export class Server {
   }
 
   private async onHttp(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://x');
-    const route = this.opts.routes?.get(url.pathname);
+    const pathname = pathOf(req.url);
+    const route = this.opts.routes?.get(pathname);
     if (!route) {
-      res.writeHead(url.pathname === '/' ? 426 : 404, { 'content-type': 'text/plain' });
-      res.end(url.pathname === '/' ? 'Substrate speaks JSON-RPC over WebSocket here.\n' : 'not found\n');
+      res.writeHead(pathname === '/' ? 426 : 404, { 'content-type': 'text/plain' });
+      res.end(pathname === '/' ? 'Substrate speaks JSON-RPC over WebSocket here.\n' : 'not found\n');
       return;
     }
     const principal = this.auth.verify(bearer(req.headers.authorization));
@@ -156,6 +180,7 @@ export class Server {
       principal: undefined,
       epoch: -1,
       inFlight: 0,
+      unwritten: 0,
       alive: true,
       subscription: null,
       subscribe: (types, name) => {
@@ -171,7 +196,8 @@ export class Server {
         this.send(conn, errorResponse(null, RPC_CODES.INVALID_REQUEST, 'messages must be text frames'));
         return;
       }
-      void this.onMessage(conn, data.toString());
+      // A failure that escaped the answering of this message ends this connection only.
+      this.onMessage(conn, data.toString()).catch((e: unknown) => this.drop(conn, e));
     });
   }
 
@@ -189,23 +215,38 @@ export class Server {
   private async onMessage(conn: Connection, text: string): Promise<void> {
     let msg: unknown;
     try {
+      // JSON.parse is iterative (any depth is safe here); what runs after it is not, hence the
+      // depth check right after.
       msg = JSON.parse(text);
     } catch {
       this.send(conn, errorResponse(null, RPC_CODES.PARSE_ERROR, 'parse error: the message is not valid JSON'));
       return;
     }
+    // Only a message whose text may nest too deeply is walked, request by request, so that each
+    // too-deep request is refused with its own id and the others in its batch still run.
+    const deep = textMayExceed(text, MAX_MESSAGE_DEPTH);
     if (Array.isArray(msg)) {
       if (msg.length === 0) {
         this.send(conn, errorResponse(null, RPC_CODES.INVALID_REQUEST, 'invalid request: empty batch'));
         return;
       }
-      const replies = await Promise.all(msg.map((m) => this.handle(conn, m)));
+      const replies = await Promise.all(msg.map((m) => (deep ? this.handleChecked(conn, m) : this.handle(conn, m))));
       const out = replies.filter((r): r is Response => r !== null);
       if (out.length) this.send(conn, out);
       return;
     }
-    const reply = await this.handle(conn, msg);
+    const reply = await (deep ? this.handleChecked(conn, msg) : this.handle(conn, msg));
     if (reply) this.send(conn, reply);
+  }
+
+  /** `handle`, after refusing a request that nests deeper than MAX_MESSAGE_DEPTH. */
+  private async handleChecked(conn: Connection, m: unknown): Promise<Response | null> {
+    const depth = jsonValueDepth(m);
+    if (depth <= MAX_MESSAGE_DEPTH) return this.handle(conn, m);
+    const id = isObject(m) && validId(m.id) ? (m.id as JsonRpcId) : null;
+    if (isObject(m) && !('id' in m) && typeof m.method === 'string') return null;
+    const err = tooDeep('the request', depth, MAX_MESSAGE_DEPTH, { what: 'request' });
+    return errorResponse(id, RPC_CODES.SERVER_ERROR, err.message, { ...err.data, type: err.type });
   }
 
   /** One request object; null for a notification (which gets no reply). */
@@ -225,7 +266,7 @@ export class Server {
     if (!principal) {
       return reply(errorResponse(id, RPC_CODES.SERVER_ERROR, 'unauthorized: the token was revoked', { type: 'UNAUTHORIZED' }));
     }
-    if (conn.inFlight >= this.opts.maxInFlight) {
+    if (conn.inFlight + conn.unwritten >= this.opts.maxInFlight) {
       return reply(errorResponse(id, RPC_CODES.SERVER_ERROR, `overloaded: more than ${this.opts.maxInFlight} requests in flight on this connection`, { type: 'OVERLOADED', limit: this.opts.maxInFlight }));
     }
     if (this.closing) {
@@ -276,9 +317,7 @@ export class Server {
       // A subscriber that does not read must not grow the kernel's memory: past the backlog
       // bound its connection is closed with a clear code instead.
       if (c.ws.bufferedAmount > this.opts.maxEventBacklogBytes) {
-        c.subscription = null;
-        c.ws.close(CLOSE_SLOW_SUBSCRIBER, 'event backlog exceeded: subscriber too slow');
-        setTimeout(() => c.ws.terminate(), 1000).unref();
+        this.closeSlow(c, 'event backlog exceeded: subscriber too slow');
         continue;
       }
       text ??= JSON.stringify({ jsonrpc: '2.0', method: 'event', params: e });
@@ -286,10 +325,56 @@ export class Server {
     }
   }
 
-  private send(conn: Connection, payload: unknown): void {
+  /** Sends a reply (or a batch of replies, or a notification). A connection with more than the
+   *  backlog bound still unsent is closed instead: a client that never reads cannot make the
+   *  kernel queue its replies without end. A reply that cannot be serialized (a string past V8's
+   *  limit, say) is replaced by an error for the same id. */
+  private send(conn: Connection, payload: Response | Response[] | object): void {
     if (conn.ws.readyState !== WebSocket.OPEN) return;
-    conn.ws.send(JSON.stringify(payload));
+    if (conn.ws.bufferedAmount > this.opts.maxEventBacklogBytes) {
+      this.closeSlow(conn, 'reply backlog exceeded: the client does not read its replies');
+      return;
+    }
+    let text: string;
+    try {
+      text = JSON.stringify(payload);
+    } catch (e) {
+      const unsendable = (r: unknown): Response =>
+        errorResponse(isObject(r) && validId(r.id) ? (r.id as JsonRpcId) : null, RPC_CODES.INTERNAL, `internal error: the reply could not be serialized: ${e instanceof Error ? e.message : String(e)}`);
+      text = JSON.stringify(Array.isArray(payload) ? payload.map(unsendable) : unsendable(payload));
+    }
+    conn.unwritten++;
+    conn.ws.send(text, () => {
+      conn.unwritten--;
+    });
   }
+
+  /** Closes a connection that does not read what it is sent, with CLOSE_SLOW_READER. */
+  private closeSlow(conn: Connection, reason: string): void {
+    conn.subscription = null;
+    if (conn.ws.readyState !== WebSocket.OPEN) return;
+    conn.ws.close(CLOSE_SLOW_READER, reason);
+    setTimeout(() => conn.ws.terminate(), SLOW_READER_GRACE_MS).unref();
+  }
+
+  /** A failure no request could be answered with: this connection ends, the kernel serves on. */
+  private drop(conn: Connection, e: unknown): void {
+    warn('a WebSocket connection was closed after an unexpected failure', e);
+    conn.ws.terminate();
+  }
+}
+
+/** The path of a request target; '' for one that is not a URL (`//[` throws in `new URL`). */
+function pathOf(target: string | undefined): string {
+  try {
+    return new URL(target ?? '/', 'http://x').pathname;
+  } catch {
+    return '';
+  }
+}
+
+function warn(what: string, e: unknown): void {
+  process.stderr.write(`substrate: ${what}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

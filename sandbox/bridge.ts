@@ -21,6 +21,7 @@
 //     set or delete is checked in here and needs no round trip of its own).
 
 import type { WireError } from '../capabilities/errors.ts';
+import { MAX_JSON_DEPTH } from '../capabilities/json-limits.ts';
 import { KERNEL_LIMITS } from '../capabilities/types.ts';
 
 /** Tags of the strings the isolate returns from `run`, and the host returns to the isolate. */
@@ -84,6 +85,7 @@ const refApplySync = host.applySync;
 const MAX_PAYLOAD = ${KERNEL_LIMITS.maxPayloadBytes};
 const MAX_KEY = ${KERNEL_LIMITS.maxStateKeyBytes};
 const MAX_VALUE = ${KERNEL_LIMITS.maxStateValueBytes};
+const MAX_DEPTH = ${MAX_JSON_DEPTH};
 const WRITE_FLUSH = ${WRITE_FLUSH_CHARS};
 const LOG_MAX = ${LOG_MESSAGE_MAX};
 const LOG_CHARS = ${LOG_CHARS_PER_RUN};
@@ -207,10 +209,20 @@ function tooLarge(what, limit, text) {
   return typedError(wire('PAYLOAD_TOO_LARGE', what + ' is ' + size + ' bytes, the limit is ' + limit,
     { __proto__: null, what: what, limit: limit, size: size }));
 }
+// JSON.stringify recurses: a value nested thousands of levels deep overflows the stack. That is
+// the depth limit (the host measures shallower excess in the text), not a value without JSON form.
+function isTooDeep(e) {
+  try { return e instanceof RangeErrorCtor && errorMessage(e) === 'Maximum call stack size exceeded'; } catch (x) { return false; }
+}
+function tooDeepWire(what) {
+  return wire('PAYLOAD_TOO_LARGE', what + ' nests too deeply to serialize, the limit is ' + MAX_DEPTH + ' levels',
+    { __proto__: null, what: what, limit: MAX_DEPTH, limitKind: 'depth' });
+}
 function jsonArg(value, what) {
   if (value === undefined) return undefined;
   let text;
   try { text = JSONstringify(value); } catch (e) {
+    if (isTooDeep(e)) throw typedError(tooDeepWire(what));
     throw typedError(wire('INVALID_INPUT', what + ' is not JSON: ' + errorMessage(e), { __proto__: null, what: what, path: '', message: errorMessage(e) }));
   }
   if (typeof text === 'string' && text.length > MAX_PAYLOAD) throw tooLarge(what, MAX_PAYLOAD, text);
@@ -425,6 +437,7 @@ function makeCtx(callId, invocation) {
 function outputResult(out, name) {
   let text;
   try { text = JSONstringify(out === undefined ? null : out); } catch (e) {
+    if (isTooDeep(e)) return 't' + tooDeepWire('output');
     return 't' + wire('INVALID_OUTPUT', 'the output is not JSON: ' + errorMessage(e), { __proto__: null, path: '', message: errorMessage(e), name: name });
   }
   if (typeof text !== 'string') {

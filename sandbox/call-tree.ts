@@ -5,6 +5,7 @@
 
 import { asSubstrateError, fail } from '../capabilities/errors.ts';
 import type { WireError } from '../capabilities/errors.ts';
+import { jsonTextDepth, MAX_JSON_DEPTH, tooDeep } from '../capabilities/json-limits.ts';
 import { compileSchema } from '../capabilities/schema.ts';
 import type { Validator } from '../capabilities/schema.ts';
 import { KERNEL_LIMITS } from '../capabilities/types.ts';
@@ -130,6 +131,9 @@ export class CallTreeRunner {
         name,
       });
     }
+    // Before ajv (recursive on a recursive schema) and before the isolate: too deep is refused.
+    const inDepth = deeperThanLimit(inputJson);
+    if (inDepth) return { ok: false, error: tooDeep(`the input of ${name}`, inDepth, MAX_JSON_DEPTH, { what: 'input', name }).toWire() };
     const validators = this.validatorsOf(payload);
     if (entry === 'default' && validators.input) {
       const r = validators.input(input === undefined ? JSON.parse(inputJson) : input);
@@ -148,6 +152,10 @@ export class CallTreeRunner {
         name,
       });
     }
+    // Before ajv, and before the output is serialized again to cross to the kernel (IPC JSON,
+    // recursive) and on to the client.
+    const outDepth = deeperThanLimit(outcome.json);
+    if (outDepth) return { ok: false, error: tooDeep(`the output of ${name}`, outDepth, MAX_JSON_DEPTH, { what: 'output', name, version }).toWire() };
     if (validators.output) {
       const r = validators.output(JSON.parse(outcome.json));
       if (!r.ok) return err('INVALID_OUTPUT', `invalid output from ${name}: ${r.path || '/'} ${r.message}`, { path: r.path, message: r.message, name, version });
@@ -232,7 +240,9 @@ class Binding implements CallBinding {
       const txn = this.tree.txn;
       switch (op) {
         case 'get': {
-          const v = txn.get(this.savepoint, this.namespace(ns, false), checkKey(a));
+          const key = checkKey(a);
+          const v = txn.get(this.savepoint, this.namespace(ns, false), key);
+          if (v !== undefined) readableValue(v, key);
           return v === undefined ? answer.undefined() : answer.value(v);
         }
         case 'set':
@@ -246,7 +256,10 @@ class Binding implements CallBinding {
           const opts = listOptions(a);
           const page = txn.list(this.savepoint, space, opts);
           let items = '';
-          for (const it of page.items) items += `${items ? ',' : ''}{"key":${JSON.stringify(it.key)},"value":${it.value}}`;
+          for (const it of page.items) {
+            readableValue(it.value, it.key);
+            items += `${items ? ',' : ''}{"key":${JSON.stringify(it.key)},"value":${it.value}}`;
+          }
           return answer.value(`{"items":[${items}],"cursor":${JSON.stringify(page.cursor)}}`);
         }
         case 'call':
@@ -276,6 +289,20 @@ class Binding implements CallBinding {
     }
     return `shared:${ns as string}`;
   }
+}
+
+/** The depth of JSON text when it exceeds MAX_JSON_DEPTH, else 0. */
+function deeperThanLimit(json: string): number {
+  if (json.length <= 2 * MAX_JSON_DEPTH) return 0;
+  const depth = jsonTextDepth(json, MAX_JSON_DEPTH);
+  return depth > MAX_JSON_DEPTH ? jsonTextDepth(json) : 0;
+}
+
+/** A stored value read back: one written before the depth limit existed (or into the file by
+ *  other means) is refused by name rather than handed on to code that recurses over it. */
+function readableValue(json: string, key: string): void {
+  const depth = deeperThanLimit(json);
+  if (depth) throw tooDeep(`the state value at key ${JSON.stringify(key.length > 64 ? key.slice(0, 64) + '...' : key)}`, depth, MAX_JSON_DEPTH, { what: 'value', key });
 }
 
 function listOptions(a: unknown): { prefix?: string; limit?: number; cursor?: string | null } {

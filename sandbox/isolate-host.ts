@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import ivm from 'isolated-vm';
 import { fail, isErrorType, SubstrateError } from '../capabilities/errors.ts';
+import { checkTextDepth, MAX_MESSAGE_DEPTH } from '../capabilities/json-limits.ts';
 import type { WireError } from '../capabilities/errors.ts';
 import { firstPosition, mapPositions, sourceMapOf } from '../capabilities/source-map.ts';
 import { answer, BOOTSTRAP_SOURCE, MAX_PENDING_TIMERS, parseRunAnswer, TAG } from './bridge.ts';
@@ -277,6 +278,8 @@ export class HostedIsolate {
       const r = (await h.dispatch.apply(undefined, ['inspect', module.namespace.derefInto()], { timeout: INSPECT_EVAL_MS })) as string;
       if (r[0] !== 'i') throw fail('COMPILE_ERROR', r.slice(1), { message: r.slice(1) });
       const text = r.slice(3);
+      // The manifest goes on to the kernel's recursive walkers (validation, canonical JSON, ajv).
+      checkTextDepth(text, 'the manifest export', { what: 'manifest' }, MAX_MESSAGE_DEPTH);
       const inspection: Inspection = { manifest: text === '' ? undefined : JSON.parse(text), hasDefault: r[1] === 'd', hasMigrate: r[2] === 'm' };
       if (timedOut || isolate.isDisposed) throw fail('COMPILE_ERROR', 'the module did not finish loading in time', { message: 'the module did not finish loading in time' });
       h.inspected = { module, memoryMb, timer: setTimeout(() => h.die('disposed'), KEEP_INSPECTED_MS) };

@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { fail, SubstrateError } from '../capabilities/errors.ts';
+import { jsonValueDepth, MAX_JSON_DEPTH, tooDeep } from '../capabilities/json-limits.ts';
 import { KERNEL_LIMITS } from '../capabilities/types.ts';
 import { Outbox, unbatch } from './ipc.ts';
 import type { FromWorker, Inspection, LogEntry, RunResult, RunSpec, ToWorker, VersionPayload } from './protocol.ts';
@@ -134,7 +135,21 @@ class WorkerHandle {
 
   constructor(readonly slot: Slot) {
     this.outbox = new Outbox<ToWorker>((batch) => {
-      if (this.child?.connected) this.child.send(batch as Serializable, () => undefined);
+      if (!this.child?.connected) return;
+      try {
+        this.child.send(batch as Serializable, () => undefined);
+      } catch {
+        // Serializing threw (JSON.stringify recurses: an input nested thousands of levels deep,
+        // from a caller in this process). Send the batch one by one; only what cannot go fails,
+        // and this throw never reaches the setImmediate that flushed the outbox.
+        for (const m of Array.isArray(batch) ? batch : [batch]) {
+          try {
+            this.child.send(m as Serializable, () => undefined);
+          } catch (e) {
+            this.unsendable(m, e);
+          }
+        }
+      }
     });
     this.settled = new Promise((r) => (this.settle = r));
   }
@@ -158,6 +173,23 @@ class WorkerHandle {
     this.backlog = [];
     this.outbox.clear();
     this.settle(false);
+  }
+
+  /** A message that could not be serialized: the run or inspection it carried fails alone. */
+  private unsendable(m: ToWorker, e: unknown): void {
+    if (m.t !== 'run' && m.t !== 'inspect') return;
+    const p = this.pending.get(m.id);
+    if (!p) return;
+    this.pending.delete(m.id);
+    clearTimeout(p.watchdog);
+    const input = m.t === 'run' ? m.spec.input : null;
+    const depth = jsonValueDepth(input, MAX_JSON_DEPTH);
+    const err =
+      depth > MAX_JSON_DEPTH
+        ? tooDeep('the input', jsonValueDepth(input), MAX_JSON_DEPTH, { what: 'input' })
+        : fail('PAYLOAD_TOO_LARGE', `the call could not be sent to the sandbox: ${e instanceof Error ? e.message : String(e)}`, { what: 'input' });
+    if (p.kind === 'run') p.resolve({ ok: false, error: err.toWire(), durationMs: performance.now() - p.started });
+    else p.reject(err);
   }
 
   appendStderr(chunk: string): void {
@@ -372,7 +404,14 @@ export class SandboxPool {
       child.stderr?.setEncoding('utf8');
       child.stderr?.on('data', (chunk: string) => h.appendStderr(chunk));
       child.on('message', (frame: unknown) => {
-        for (const m of unbatch<FromWorker>(frame)) this.onMessage(h, m);
+        try {
+          for (const m of unbatch<FromWorker>(frame)) this.onMessage(h, m);
+        } catch (e) {
+          // A message this code cannot handle means the worker is not the worker it should be
+          // (its isolates run hostile code): it goes, its calls fail with SANDBOX_CRASHED, and
+          // the exception stays out of the kernel's event loop.
+          this.kill(h, `malformed message: ${e instanceof Error ? e.message : String(e)}`);
+        }
       });
       child.on('error', (e) => {
         h.appendStderr(`\n${String(e)}\n`);

@@ -4,6 +4,7 @@
 // The worker wires the source to its read-only SQLite connection (live) or to a seed (scratch).
 
 import { fail } from '../capabilities/errors.ts';
+import { checkTextDepth } from '../capabilities/json-limits.ts';
 import { KERNEL_LIMITS } from '../capabilities/types.ts';
 import type { Json } from '../capabilities/types.ts';
 import type { TxnRecord } from './protocol.ts';
@@ -72,6 +73,7 @@ export function checkValue(json: unknown): string {
       size,
     });
   }
+  checkTextDepth(json, 'state value', { what: 'value' });
   return json;
 }
 

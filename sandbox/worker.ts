@@ -27,7 +27,23 @@ let reader: ReadOnlyState | null = null;
 let logMsg: { t: 'log'; entries: LogEntry[] } | null = null;
 const out = new Outbox<FromWorker>((batch) => {
   logMsg = null;
-  sendFrame(batch);
+  try {
+    sendFrame(batch);
+  } catch {
+    // Serializing threw (call-tree bounds what it sends, so this is a backstop): send the batch one
+    // by one and answer a run that cannot go with an error, instead of this worker dying with
+    // every other tenant's calls.
+    for (const m of Array.isArray(batch) ? batch : [batch]) {
+      try {
+        sendFrame(m);
+      } catch (e) {
+        if (m.t === 'done') {
+          const error = fail('PAYLOAD_TOO_LARGE', `the result could not be sent to the kernel: ${e instanceof Error ? e.message : String(e)}`, { what: 'output' }).toWire();
+          sendFrame({ ...m, result: { ok: false, error, durationMs: m.result.durationMs } });
+        }
+      }
+    }
+  }
 });
 const versions = new VersionCache((hash) => out.push({ t: 'need', hash }));
 const isolates = new IsolateHost({ maxIsolates });

@@ -44,6 +44,7 @@ export function addKernelCommands(program: Command, ctx: Ctx): void {
   start.action(async (opts: { port: number; host: string; workers?: number; example?: boolean }) => {
     const dataDir = resolveDataDir(ctx.options, ctx.env, process.cwd());
     const { startKernel } = await import('../../kernel/index.ts');
+    const { guardProcess } = await import('../../kernel/process-guard.ts');
     const running = await startKernel({
       dataDir,
       port: opts.port,
@@ -51,6 +52,8 @@ export function addKernelCommands(program: Command, ctx: Ctx): void {
       ...(opts.workers ? { workers: opts.workers } : {}),
       ...(opts.example ? { example: true } : {}),
     });
+    // From here on serving is this process's job: a failure nothing handled is logged, not fatal.
+    guardProcess();
     if (ctx.json) {
       ctx.printJson({ url: running.url, port: running.port, dataDir, tokenFile: running.tokenFile, pid: process.pid });
     } else {
