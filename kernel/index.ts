@@ -12,6 +12,7 @@ import { Server, type ServerOptions } from './server.ts';
 import { DEFAULT_HOST, DEFAULT_PORT } from './api.ts';
 import { registerExamples } from './examples.ts';
 import { createMcpEndpoint } from './mcp.ts';
+import { normalizeOrigin } from './http-origin.ts';
 
 export interface StartOptions extends Omit<KernelOptions, 'dataDir'>, Partial<Omit<ServerOptions, 'host' | 'port' | 'routes'>> {
   dataDir: string;
@@ -40,6 +41,8 @@ export interface RunningKernel {
 
 export async function startKernel(opts: StartOptions): Promise<RunningKernel> {
   const dataDir = path.resolve(opts.dataDir);
+  // A malformed allowed origin is refused before anything is opened (the Server checks it too).
+  for (const o of opts.allowedOrigins ?? []) normalizeOrigin(o);
   mkdirSync(dataDir, { recursive: true });
   const kernel = await Kernel.open({ ...opts, dataDir });
   const auth = new Auth(kernel.store);

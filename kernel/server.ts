@@ -1,6 +1,6 @@
 // The network edge: one HTTP server carrying the WebSocket JSON-RPC API on `/` (and the MCP
-// endpoint on `/mcp` when mounted). Owns framing (JSON-RPC 2.0 single and batch), authentication
-// of the upgrade and of every call, per-connection limits (message size, requests in flight),
+// endpoint on `/mcp` when mounted). Owns framing (JSON-RPC 2.0 single and batch), the Origin and
+// Host checks (http-origin.ts) and authentication of the upgrade and of every call, per-connection limits (message size, requests in flight),
 // heartbeats, event fan-out with bounded buffers, and graceful shutdown.
 
 import http from 'node:http';
@@ -11,6 +11,7 @@ import { MAX_MESSAGE_DEPTH, jsonValueDepth, textMayExceed, tooDeep } from '../ca
 import type { Principal } from '../capabilities/types.ts';
 import type { EventType, KernelEvent } from './api.ts';
 import { bearer, type Auth } from './auth.ts';
+import { OriginPolicy, normalizeOrigin, refusalBody } from './http-origin.ts';
 import type { Rpc } from './rpc.ts';
 
 export interface ServerOptions {
@@ -29,6 +30,8 @@ export interface ServerOptions {
   drainMs?: number;
   /** Extra HTTP routes (the MCP endpoint). */
   routes?: Map<string, (req: http.IncomingMessage, res: http.ServerResponse, principal: Principal) => void | Promise<void>>;
+  /** Browser origins allowed beyond the kernel's own (see http-origin.ts). */
+  allowedOrigins?: readonly string[];
 }
 
 /** A connection that does not read what it is sent: its queued bytes passed maxEventBacklogBytes,
@@ -67,7 +70,11 @@ export class Server {
   private readonly http: http.Server;
   private readonly wss: WebSocketServer;
   private readonly connections = new Set<Connection>();
-  private readonly opts: Required<Omit<ServerOptions, 'routes'>> & Pick<ServerOptions, 'routes'>;
+  private readonly opts: Required<Omit<ServerOptions, 'routes' | 'allowedOrigins'>> & Pick<ServerOptions, 'routes'>;
+  /** Origins allowed beyond the kernel's own, checked when the server is made. */
+  private readonly allowedOrigins: string[];
+  /** Set once listening, when the port (part of the kernel's own origins) is known. */
+  private origins: OriginPolicy | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private closing = false;
   // Emitted synchronously by the kernel after a commit: a throw here would fail a call that committed.
@@ -92,6 +99,7 @@ export class Server {
       drainMs: 10_000,
       ...opts,
     };
+    this.allowedOrigins = (opts.allowedOrigins ?? []).map(normalizeOrigin);
     this.http = http.createServer((req, res) =>
       this.onHttp(req, res).catch((e: unknown) => {
         warn('an HTTP request failed unexpectedly', e);
@@ -102,6 +110,13 @@ export class Server {
     this.http.on('upgrade', (req, socket, head) => {
       if (this.closing || pathOf(req.url) !== '/') {
         socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+        return;
+      }
+      // A page of another site can open a WebSocket to the loopback (browsers send its Origin).
+      const refused = this.origins?.check(req.headers);
+      if (refused) {
+        const body = refusalBody(refused);
+        socket.end(`HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
         return;
       }
       const token = bearer(req.headers.authorization);
@@ -122,6 +137,7 @@ export class Server {
     });
     const addr = this.http.address() as AddressInfo;
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    this.origins = new OriginPolicy({ bindHost: this.opts.host, port: addr.port, allowedOrigins: this.allowedOrigins });
     // Errors after listening (EMFILE on accept, say) are the accept's, not the process's.
     this.http.on('error', (e) => warn('the HTTP server reported an error', e));
     this.heartbeat = setInterval(() => this.beat(), this.opts.heartbeatMs);
@@ -157,6 +173,13 @@ export class Server {
     if (!route) {
       res.writeHead(pathname === '/' ? 426 : 404, { 'content-type': 'text/plain' });
       res.end(pathname === '/' ? 'Substrate speaks JSON-RPC over WebSocket here.\n' : 'not found\n');
+      return;
+    }
+    // Before authentication, as the MCP specification asks: 403 for a foreign Origin or Host.
+    const refused = this.origins?.check(req.headers);
+    if (refused) {
+      res.writeHead(refused.status, { 'content-type': 'application/json' });
+      res.end(refusalBody(refused));
       return;
     }
     const principal = this.auth.verify(bearer(req.headers.authorization));

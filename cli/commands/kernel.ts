@@ -6,8 +6,19 @@ import { Command, InvalidArgumentError } from 'commander';
 import type { Ctx } from '../context.ts';
 import { keyValues } from '../format.ts';
 import { resolveDataDir } from '../target.ts';
+import { UsageError } from '../errors.ts';
 import { positiveInt, withExamples } from './shared.ts';
 import { DEFAULT_HOST, DEFAULT_PORT } from '../../kernel/api.ts';
+import { normalizeOrigin, parseOriginList } from '../../kernel/http-origin.ts';
+
+/** One `--allow-origin`, added to the ones before it. */
+function originArg(value: string, previous: string[]): string[] {
+  try {
+    return [...previous, normalizeOrigin(value)];
+  } catch (e) {
+    throw new InvalidArgumentError(e instanceof Error ? e.message : String(e));
+  }
+}
 
 function portArg(value: string): number {
   const n = Number(value);
@@ -34,14 +45,28 @@ export function addKernelCommands(program: Command, ctx: Ctx): void {
     .option('-p, --port <port>', 'port to listen on (0: any free port)', portArg, DEFAULT_PORT)
     .option('--host <host>', 'address to bind (beyond loopback, tokens still protect every call)', DEFAULT_HOST)
     .option('-w, --workers <n>', 'sandbox worker processes (default: one per CPU)', positiveInt)
-    .option('--example', 'register the example graph when the store is empty');
+    .option('--example', 'register the example graph when the store is empty')
+    .option(
+      '--allow-origin <origin>',
+      'a browser origin (scheme://host[:port]) allowed to call the kernel besides its own; repeatable (env SUBSTRATE_ALLOWED_ORIGINS, comma-separated)',
+      originArg,
+      [],
+    );
   withExamples(start, [
     'substrate start',
     'substrate start --example',
     'substrate start --port 8080 --data /var/lib/substrate',
     'substrate start --host 0.0.0.0 --workers 4',
+    'substrate start --allow-origin http://localhost:5173',
   ]);
-  start.action(async (opts: { port: number; host: string; workers?: number; example?: boolean }) => {
+  start.action(async (opts: { port: number; host: string; workers?: number; example?: boolean; allowOrigin: string[] }) => {
+    let envOrigins: string[];
+    try {
+      envOrigins = parseOriginList(ctx.env.SUBSTRATE_ALLOWED_ORIGINS);
+    } catch (e) {
+      throw new UsageError(`SUBSTRATE_ALLOWED_ORIGINS: ${e instanceof Error ? e.message : String(e)}`, 'substrate start');
+    }
+    const allowedOrigins = [...new Set([...opts.allowOrigin, ...envOrigins])];
     const dataDir = resolveDataDir(ctx.options, ctx.env, process.cwd());
     const { startKernel } = await import('../../kernel/index.ts');
     const { guardProcess } = await import('../../kernel/process-guard.ts');
@@ -51,6 +76,7 @@ export function addKernelCommands(program: Command, ctx: Ctx): void {
       host: opts.host,
       ...(opts.workers ? { workers: opts.workers } : {}),
       ...(opts.example ? { example: true } : {}),
+      ...(allowedOrigins.length ? { allowedOrigins } : {}),
     });
     // From here on serving is this process's job: a failure nothing handled is logged, not fatal.
     guardProcess();
