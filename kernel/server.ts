@@ -1,7 +1,8 @@
 // The network edge: one HTTP server carrying the WebSocket JSON-RPC API on `/` (and the MCP
 // endpoint on `/mcp` when mounted). Owns framing (JSON-RPC 2.0 single and batch), the Origin and
-// Host checks (http-origin.ts) and authentication of the upgrade and of every call, per-connection limits (message size, requests in flight),
-// heartbeats, event fan-out with bounded buffers, and graceful shutdown.
+// Host checks (http-origin.ts) and authentication of the upgrade and of every call, per-connection
+// limits (message size, requests in flight), heartbeats, event fan-out with bounded buffers, and
+// graceful shutdown.
 
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -377,6 +378,8 @@ export class Server {
     conn.subscription = null;
     if (conn.ws.readyState !== WebSocket.OPEN) return;
     conn.ws.close(CLOSE_SLOW_READER, reason);
+    // One line per connection: an operator sees which client was cut off, and why.
+    process.stderr.write(`substrate: closed a connection of ${conn.principal?.name ?? 'an unknown principal'} with ${CLOSE_SLOW_READER}: ${reason}\n`);
     setTimeout(() => conn.ws.terminate(), SLOW_READER_GRACE_MS).unref();
   }
 
