@@ -132,6 +132,8 @@ export class Kernel {
       maxRssMb: opts.maxRssMb,
       maxIsolatesPerWorker: opts.maxIsolatesPerWorker,
       onLog: (entries) => kernel?.recordLogs(entries),
+      // The worker's own stderr is for the operator only: callers get sandbox/crash-report.ts.
+      onCrash: (c) => process.stderr.write(`substrate: sandbox worker ${c.pid} died (${c.reason}); the end of its stderr:\n${c.stderrTail.slice(-2048)}\n`),
     });
     kernel = new Kernel(store, pool, dataDir, opts);
     try {

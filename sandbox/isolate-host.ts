@@ -14,6 +14,8 @@ import type { WireError } from '../capabilities/errors.ts';
 import { firstPosition, mapPositions, sourceMapOf } from '../capabilities/source-map.ts';
 import { answer, BOOTSTRAP_SOURCE, MAX_PENDING_TIMERS, parseRunAnswer, TAG } from './bridge.ts';
 import type { Inspection, LogEntry, VersionPayload } from './protocol.ts';
+import { MemoryWatchdog, WATCHDOG_INTERVAL_MS } from './memory-watchdog.ts';
+import type { WatchedIsolate } from './memory-watchdog.ts';
 import { installRuntime, installRuntimeSync } from './runtime.ts';
 
 export type LogLevel = LogEntry['level'];
@@ -66,11 +68,18 @@ const INSPECT_FILENAME = 'capability:inspect';
 const INSPECT_EVAL_MS = 2000;
 const SETUP_TIMEOUT_MS = 2000;
 
-/** V8 lost control of an isolate: the process is no longer trustworthy. Say so on stderr (the pool
- *  keeps the tail) and die at once; process.exit() from this callback hangs, SIGKILL does not. */
-function onCatastrophicError(message: string): void {
+/** The pool's nonce for the line that names the calls of an isolate V8 lost control of (sandbox/pool.ts
+ *  reads it from stderr; capability code can print nothing there, and cannot know the nonce). */
+const CATASTROPHE_NONCE = process.env.SUBSTRATE_SANDBOX_NONCE ?? '';
+
+/** V8 lost control of an isolate (a heap allocation past its limit in one step): the process is no
+ *  longer trustworthy. Say so on stderr with the isolate's calls, which the pool fails with
+ *  MEMORY_LIMIT (every other call of the worker: SANDBOX_CRASHED), and die at once; process.exit()
+ *  from this callback hangs, SIGKILL does not. */
+function onCatastrophicError(message: string, culprit?: HostedIsolate): void {
   try {
     fs.writeSync(2, `substrate sandbox worker ${process.pid}: catastrophic isolate error: ${message}\n`);
+    if (culprit && CATASTROPHE_NONCE) fs.writeSync(2, `\n${CATASTROPHE_NONCE} ${JSON.stringify(culprit.culprit())}\n`);
   } finally {
     process.kill(process.pid, 'SIGKILL');
   }
@@ -142,8 +151,8 @@ function compileModule(isolate: ivm.Isolate, context: ivm.Context, code: string,
 }
 
 /** A fresh isolate and context with the runtime and the bridge installed. `host` serves the bridge. */
-function freshContext(memoryMb: number, host: ivm.Reference): { isolate: ivm.Isolate; context: ivm.Context; dispatch: ivm.Reference<Dispatch> } {
-  const isolate = new ivm.Isolate({ memoryLimit: memoryMb, onCatastrophicError });
+function freshContext(memoryMb: number, host: ivm.Reference, owner: HostedIsolate): { isolate: ivm.Isolate; context: ivm.Context; dispatch: ivm.Reference<Dispatch> } {
+  const isolate = new ivm.Isolate({ memoryLimit: memoryMb, onCatastrophicError: (m: string) => onCatastrophicError(m, owner) });
   try {
     // Synchronous calls are safe (and several times faster) on an isolate nothing runs in yet.
     const context = isolate.createContextSync();
@@ -160,8 +169,11 @@ function freshContext(memoryMb: number, host: ivm.Reference): { isolate: ivm.Iso
   }
 }
 
-export class HostedIsolate {
+export class HostedIsolate implements WatchedIsolate {
   dead: null | 'timeout' | 'memory' | 'disposed' = null;
+  /** What it held when last measured idle (sandbox/memory-watchdog.ts); its limit until then. */
+  idleBytes: number;
+  private measuredAt = 0;
   /** Waiters of the creation that have not started their call yet: not evictable. */
   pins = 0;
   retired = false;
@@ -192,7 +204,34 @@ export class HostedIsolate {
   private constructor(
     public payload: VersionPayload,
     private readonly owner: HostedOwner,
-  ) {}
+  ) {
+    this.idleBytes = payload.manifest.limits.memoryMb * 1024 * 1024;
+  }
+
+  get memoryMb(): number {
+    return this.payload.manifest.limits.memoryMb;
+  }
+
+  cpuNs(): bigint {
+    return this.isolate.cpuTime;
+  }
+
+  killForMemory(): void {
+    this.die('memory');
+  }
+
+  /** Measures what the isolate holds (heap and counted external memory), at most once a second. */
+  private measure(): void {
+    const now = Date.now();
+    if (this.dead || !this.isolate || now - this.measuredAt < 1000) return;
+    this.measuredAt = now;
+    this.isolate.getHeapStatistics().then(
+      (s) => {
+        this.idleBytes = s.total_physical_size + s.externally_allocated_size;
+      },
+      () => undefined,
+    );
+  }
 
   get hash(): string {
     return this.payload.hash;
@@ -202,6 +241,14 @@ export class HostedIsolate {
     return this.calls.size;
   }
 
+  /** What the pool tells the calls of this isolate when it takes the worker down with it. */
+  culprit(): { invocationIds: string[]; name: string; version: string; memoryMb: number } {
+    const invocationIds: string[] = [];
+    for (const c of this.calls.values()) invocationIds.push(c.req.invocation.id);
+    const { name, version, manifest } = this.payload;
+    return { invocationIds, name, version, memoryMb: manifest.limits.memoryMb };
+  }
+
   /** Builds the isolate of a version and evaluates its module within `deadline`. */
   static async create(payload: VersionPayload, deadline: number, owner: HostedOwner): Promise<HostedIsolate> {
     const h = new HostedIsolate(payload, owner);
@@ -209,7 +256,7 @@ export class HostedIsolate {
     const hostRef = new ivm.Reference(h.serve);
     let isolate: ivm.Isolate | undefined;
     try {
-      const fresh = freshContext(manifest.limits.memoryMb, hostRef);
+      const fresh = freshContext(manifest.limits.memoryMb, hostRef, h);
       isolate = fresh.isolate;
       h.isolate = isolate;
       h.dispatch = fresh.dispatch;
@@ -234,6 +281,7 @@ export class HostedIsolate {
       })) as string;
       h.hasDefault = flags[0] === 'd';
       h.hasMigrate = flags[1] === 'm';
+      h.measure();
       return h;
     } catch (e) {
       if (isolate && !isolate.isDisposed) isolate.dispose();
@@ -258,7 +306,7 @@ export class HostedIsolate {
     }, INSPECT_EVAL_MS + 1000);
     try {
       if (!blank) {
-        const fresh = freshContext(memoryMb, new ivm.Reference(h.serve));
+        const fresh = freshContext(memoryMb, new ivm.Reference(h.serve), h);
         h.isolate = fresh.isolate;
         h.context = fresh.context;
         h.dispatch = fresh.dispatch;
@@ -284,6 +332,7 @@ export class HostedIsolate {
       if (timedOut || isolate.isDisposed) throw fail('COMPILE_ERROR', 'the module did not finish loading in time', { message: 'the module did not finish loading in time' });
       h.inspected = { module, memoryMb, timer: setTimeout(() => h.die('disposed'), KEEP_INSPECTED_MS) };
       h.inspected.timer.unref();
+      h.measure();
       return { hosted: h, inspection };
     } catch (e) {
       if (isolate && !isolate.isDisposed) isolate.dispose();
@@ -300,7 +349,7 @@ export class HostedIsolate {
    *  calls) so that an inspection starts from it: no capability code has run in it. */
   static async blank(memoryMb: number, owner: HostedOwner): Promise<HostedIsolate> {
     const h = new HostedIsolate(placeholder('', memoryMb), owner);
-    const isolate = new ivm.Isolate({ memoryLimit: memoryMb, onCatastrophicError });
+    const isolate = new ivm.Isolate({ memoryLimit: memoryMb, onCatastrophicError: (m: string) => onCatastrophicError(m, h) });
     try {
       const context = await isolate.createContext();
       await installRuntime(context, isolate);
@@ -569,6 +618,7 @@ export class HostedIsolate {
       for (const t of this.timers.values()) clearTimeout(t);
       this.timers.clear();
       this.dispatch.applyIgnored(undefined, ['clear']);
+      this.measure();
       this.owner.onIdle(this);
     }
   }
@@ -692,12 +742,16 @@ export class IsolateHost implements HostedOwner {
   private died = 0;
 
   private readonly sweeper: NodeJS.Timeout;
+  private readonly watchdog = new MemoryWatchdog(() => this.everyIsolate());
+  private readonly watchTimer: NodeJS.Timeout;
 
   constructor(private readonly opts: { maxIsolates: number }) {
     this.sweeper = setInterval(() => {
       for (const h of [...this.live.values(), ...this.draining, ...this.inspected.values()]) h.sweepIdle();
     }, IDLE_SWEEP_MS);
     this.sweeper.unref();
+    this.watchTimer = setInterval(() => this.watchdog.tick(), WATCHDOG_INTERVAL_MS);
+    this.watchTimer.unref();
     this.refill();
   }
 
@@ -858,6 +912,13 @@ export class IsolateHost implements HostedOwner {
     return result.inspection;
   }
 
+  private *everyIsolate(): Iterable<HostedIsolate> {
+    for (const h of this.live.values()) if (!h.dead) yield h;
+    for (const h of this.draining) if (!h.dead) yield h;
+    for (const h of this.inspected.values()) if (!h.dead) yield h;
+    if (this.spare && !this.spare.dead) yield this.spare;
+  }
+
   stats(): IsolateHostStats {
     return { isolates: this.live.size + this.draining.size + this.inspected.size, created: this.created, evicted: this.evicted, died: this.died, adopted: this.adopted };
   }
@@ -868,6 +929,7 @@ export class IsolateHost implements HostedOwner {
     this.spare?.dispose();
     this.spare = null;
     clearInterval(this.sweeper);
+    clearInterval(this.watchTimer);
     for (const h of [...this.live.values(), ...this.draining, ...this.inspected.values()]) h.dispose();
     this.inspected.clear();
     this.live.clear();

@@ -143,13 +143,21 @@ if (typeof Intl === 'object' && Intl !== null) {
   if (typeof Segmenter === 'function') {
     const SegmenterProto = Segmenter.prototype;
     const segment = SegmenterProto.segment;
-    let SegmentsProto;
-    try { SegmentsProto = ObjectGetPrototypeOf(ReflectApply(segment, new Segmenter(), [''])); } catch (e) { SegmentsProto = undefined; }
-    defineHidden(SegmenterProto, 'segment', { segment(input) { return charge(ReflectApply(segment, this, arguments), INTL_DEFAULT); } }.segment);
-    if (SegmentsProto !== undefined && SegmentsProto !== null && typeof SegmentsProto[SymbolIterator] === 'function') {
+    // The segments prototype is only reachable through a segments object: wrapped at the first one
+    // (before it is returned), which keeps a Segmenter out of every context's setup.
+    let iteratorWrapped = false;
+    function wrapIterator(segments) {
+      iteratorWrapped = true;
+      const SegmentsProto = ObjectGetPrototypeOf(segments);
+      if (SegmentsProto === null || typeof SegmentsProto[SymbolIterator] !== 'function') return;
       const iterate = SegmentsProto[SymbolIterator];
       defineHidden(SegmentsProto, SymbolIterator, { [SymbolIterator]() { return charge(ReflectApply(iterate, this, arguments), INTL_DEFAULT); } }[SymbolIterator]);
     }
+    defineHidden(SegmenterProto, 'segment', { segment(input) {
+      const segments = ReflectApply(segment, this, arguments);
+      if (!iteratorWrapped) wrapIterator(segments);
+      return charge(segments, INTL_DEFAULT);
+    } }.segment);
   }
   const LocaleProto = typeof Intl.Locale === 'function' ? Intl.Locale.prototype : undefined;
   if (LocaleProto !== undefined) {

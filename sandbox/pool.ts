@@ -15,6 +15,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { fail, SubstrateError } from '../capabilities/errors.ts';
 import { jsonValueDepth, MAX_JSON_DEPTH, tooDeep } from '../capabilities/json-limits.ts';
 import { KERNEL_LIMITS } from '../capabilities/types.ts';
+import { randomBytes } from 'node:crypto';
+import { crashError, crashReason, findCulprit } from './crash-report.ts';
 import { Outbox, unbatch } from './ipc.ts';
 import type { FromWorker, Inspection, LogEntry, RunResult, RunSpec, ToWorker, VersionPayload } from './protocol.ts';
 
@@ -31,7 +33,8 @@ export interface SandboxPoolOptions {
   /** Warm isolates per worker (LRU). Default 200. */
   maxIsolatesPerWorker?: number;
   onLog?: (entries: LogEntry[]) => void;
-  onCrash?: (info: { pid: number; signal: string | null; code: number | null; calls: number }) => void;
+  /** For the operator: `stderrTail` is the worker's raw stderr, which no caller ever sees. */
+  onCrash?: (info: { pid: number; signal: string | null; code: number | null; calls: number; reason: string; stderrTail: string }) => void;
   /** IPC serialization. Default 'json' (measured faster for these small messages). */
   serialization?: 'json' | 'advanced';
 }
@@ -90,18 +93,19 @@ function routeHash(s: string): number {
 }
 
 /** Only what a worker needs: the kernel's secrets (tokens, keys) stay out of its environment. */
-function workerEnv(opts: SandboxPoolOptions): NodeJS.ProcessEnv {
+function workerEnv(opts: SandboxPoolOptions, nonce: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const k of ['PATH', 'HOME', 'TMPDIR', 'TMP', 'TEMP', 'LANG', 'LC_ALL', 'TZ', 'NODE_ENV', 'SYSTEMROOT']) {
     if (process.env[k] !== undefined) env[k] = process.env[k];
   }
   env.SUBSTRATE_SANDBOX_DB = opts.dbPath ?? '';
   env.SUBSTRATE_SANDBOX_MAX_ISOLATES = String(opts.maxIsolatesPerWorker ?? 200);
+  env.SUBSTRATE_SANDBOX_NONCE = nonce;
   return env;
 }
 
 type Pending =
-  | { kind: 'run'; resolve: (r: RunResult) => void; watchdog: NodeJS.Timeout; started: number }
+  | { kind: 'run'; resolve: (r: RunResult) => void; watchdog: NodeJS.Timeout; started: number; invocationId: string }
   | { kind: 'inspect'; resolve: (i: Inspection) => void; reject: (e: SubstrateError) => void; watchdog: NodeJS.Timeout };
 
 interface Slot {
@@ -128,6 +132,8 @@ class WorkerHandle {
   readonly sent = new Set<string>();
   private backlog: ToWorker[] = [];
   private stderr = '';
+  /** Why the pool killed this worker, if it did. */
+  killedFor: string | null = null;
   readonly outbox: Outbox<ToWorker>;
   /** Resolves true when ready, false when the process exits first. */
   readonly settled: Promise<boolean>;
@@ -210,6 +216,8 @@ export class SandboxPool {
   private readonly maxRssBytes: number;
   private readonly execArgv: string[];
   private readonly env: NodeJS.ProcessEnv;
+  /** Marks the line of a worker's stderr that names the calls of an isolate V8 lost control of. */
+  private readonly nonce = randomBytes(16).toString('hex');
   private seq = 0;
   private runs = 0;
   private crashes = 0;
@@ -227,7 +235,7 @@ export class SandboxPool {
     this.maxCalls = opts.maxCallsPerWorker ?? 1_000_000;
     this.maxRssBytes = (opts.maxRssMb ?? 1024) * 1024 * 1024;
     this.execArgv = ['--no-node-snapshot', '--import', tsxLoaderUrl()];
-    this.env = workerEnv(opts);
+    this.env = workerEnv(opts, this.nonce);
   }
 
   /** Spawns every worker; resolves when all are ready. */
@@ -283,7 +291,7 @@ export class SandboxPool {
     const deadline =
       spec.deadline ?? Date.now() + (timeoutMs ?? this.opts.versions.getVersion(spec.root)?.manifest.limits.timeoutMs ?? KERNEL_LIMITS.maxTimeoutMs);
     return new Promise<RunResult>((resolve) => {
-      const p: Pending = { kind: 'run', resolve, watchdog: this.watchdog(h, id, Math.max(0, deadline - Date.now()) + WATCHDOG_GRACE_MS), started: performance.now() };
+      const p: Pending = { kind: 'run', resolve, watchdog: this.watchdog(h, id, Math.max(0, deadline - Date.now()) + WATCHDOG_GRACE_MS), started: performance.now(), invocationId: spec.invocationId };
       h.pending.set(id, p);
       h.send({ t: 'run', id, spec });
     });
@@ -367,7 +375,7 @@ export class SandboxPool {
       if (h.exited) continue;
       const child = h.child;
       if (child && child.exitCode === null && child.signalCode === null) {
-        exits.push(new Promise<void>((r) => child.once('exit', () => r())));
+        exits.push(new Promise<void>((r) => child.once('close', () => r())));
         child.kill('SIGKILL');
       } else {
         this.onExit(h, child?.exitCode ?? null, child?.signalCode ?? null);
@@ -418,7 +426,9 @@ export class SandboxPool {
         // A failed spawn emits no 'exit'.
         if (child.pid === undefined) this.onExit(h, null, null);
       });
-      child.on('exit', (code, signal) => this.onExit(h, code, signal));
+      // 'close', not 'exit': stderr has been read to its end (isolate-host.ts's last line names the
+      // calls of an isolate V8 lost control of).
+      child.on('close', (code, signal) => this.onExit(h, code, signal));
     };
     if (delayMs > 0) setTimeout(go, delayMs);
     else go();
@@ -522,6 +532,7 @@ export class SandboxPool {
   private kill(h: WorkerHandle, reason: string): void {
     if (h.exited) return;
     h.appendStderr(`\n[substrate: worker killed by the pool: ${reason}]\n`);
+    h.killedFor ??= reason;
     h.child?.kill('SIGKILL');
   }
 
@@ -533,21 +544,23 @@ export class SandboxPool {
     const held = [...h.pending.values()];
     h.pending.clear();
     const expected = h.shutdownRequested && held.length === 0;
+    const stderrTail = h.stderrTail();
+    const reason = crashReason(h.killedFor, stderrTail, signal);
     if (held.length > 0 || !expected) {
-      const data = { pid: h.pid, signal, exitCode: code, stderrTail: h.stderrTail() };
-      const why = this.closed ? 'the sandbox pool was closed' : `sandbox worker ${h.pid} exited (${signal ?? `code ${code}`})`;
-      const err = fail('SANDBOX_CRASHED', why, data);
+      // Each call learns only about itself (sandbox/crash-report.ts): never the stderr, never others.
+      const culprit = findCulprit(stderrTail, this.nonce);
+      const report = { pid: h.pid, signal, exitCode: code, reason, culprit, poolClosed: this.closed };
       for (const p of held) {
         clearTimeout(p.watchdog);
-        if (p.kind === 'run') p.resolve({ ok: false, error: err.toWire(), durationMs: performance.now() - p.started });
-        else p.reject(err);
+        if (p.kind === 'run') p.resolve({ ok: false, error: crashError({ ...report, invocationId: p.invocationId }).toWire(), durationMs: performance.now() - p.started });
+        else p.reject(crashError(report));
       }
     }
     if (this.closed) return;
     if (!expected) {
       this.crashes++;
       try {
-        this.opts.onCrash?.({ pid: h.pid, signal, code, calls: h.calls });
+        this.opts.onCrash?.({ pid: h.pid, signal, code, calls: h.calls, reason, stderrTail });
       } catch {
         // The report is best effort.
       }
