@@ -2,6 +2,9 @@
 // (`origin`, `gate`) in logs/recent, in `log` events and in `substrate logs`, never mixed with live
 // traffic; live invocations say `live`.
 
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_OPERATOR } from '../capabilities/types.ts';
 import type { KernelEvent } from '../kernel/api.ts';
@@ -13,6 +16,19 @@ type LogEvent = Extract<KernelEvent, { type: 'log' }>;
 
 let k: TestKernel;
 const op = LOCAL_OPERATOR;
+const BIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'substrate.js');
+
+/** `substrate --data <the test kernel's directory> ...args`, as an operator would run it. */
+function cli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const v of ['SUBSTRATE_URL', 'SUBSTRATE_TOKEN', 'SUBSTRATE_DATA', 'FORCE_COLOR']) delete env[v];
+  const child = spawn(process.execPath, ['--no-node-snapshot', BIN, '--data', k.dataDir, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+}
 
 beforeAll(async () => {
   k = await startTestKernel();
@@ -85,6 +101,26 @@ describe('log origins', () => {
     // A dry run's lines are neither gate nor live lines.
     expect(k.kernel.recentLogs({ origin: 'gate' }).items.some((l) => l.message === 'dry counting a b')).toBe(false);
     expect(k.kernel.recentLogs({ origin: 'live' }).items.some((l) => l.message === 'dry counting a b')).toBe(false);
+  });
+
+  it('substrate logs marks test lines, and --origin keeps one origin', async () => {
+    const all = await cli('logs', 'lo.counter', '-n', '1000');
+    expect(all.code).toBe(0);
+    expect(all.stdout).toMatch(/lo\.counter@1\.0\.0 \[gate two words\] counting a b/);
+    expect(all.stdout).toMatch(/lo\.counter@1\.1\.0 \[dry run two words\] dry counting a b/);
+    expect(all.stdout).toMatch(/lo\.counter@1\.0\.0 counting live!/);
+    const live = await cli('logs', 'lo.counter', '-n', '1000', '--origin', 'live');
+    expect(live.code).toBe(0);
+    expect(live.stdout).toContain('counting live!');
+    expect(live.stdout).not.toContain('[gate');
+    expect(live.stdout).not.toContain('[dry run');
+    const gate = await cli('logs', '--origin', 'gate', '--json');
+    const doc = JSON.parse(gate.stdout) as { items: LogEvent[] };
+    expect(doc.items.length).toBeGreaterThan(0);
+    expect(doc.items.every((l) => l.origin === 'gate')).toBe(true);
+    const bad = await cli('logs', '--origin', 'bogus');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/live, gate, dryRun/);
   });
 
   it('refuses an unknown origin filter', async () => {
