@@ -7,7 +7,7 @@ import semver from 'semver';
 import { z } from 'zod';
 import { ERROR_TYPES, fail } from './errors.ts';
 import { nameProblem } from './names.ts';
-import { compileSchema } from './schema.ts';
+import { checkSchemaCost, compileSchema } from './schema.ts';
 import { KERNEL_LIMITS, type Json, type JsonObject, type Manifest, type TestCase } from './types.ts';
 
 /** Where a value is not JSON, as a short phrase, or null when it is JSON. `undefined` at the top
@@ -66,11 +66,14 @@ const jsonObject = () =>
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
   });
 
-const jsonSchema = () =>
+// compile: false checks only what is linear to check (SCHEMA_LIMITS); the caller compiles the
+// schema where a costly compile cannot stall it (the kernel: sandbox/schema-compiler.ts).
+const jsonSchema = (compile: boolean) =>
   jsonObject().superRefine((v, ctx) => {
     if (v === null || typeof v !== 'object' || Array.isArray(v) || jsonProblem(v)) return;
     try {
-      compileSchema(v);
+      if (compile) compileSchema(v);
+      else checkSchemaCost(v);
     } catch (e) {
       ctx.addIssue({ code: 'custom', message: e instanceof Error ? e.message : String(e) });
     }
@@ -119,13 +122,13 @@ const testCase = z.strictObject(
   TYPE_ERROR('an object'),
 );
 
-export const manifestSchema = z.strictObject(
+const manifestSchemaOf = (compileSchemas: boolean) => z.strictObject(
   {
     name: name(),
     version,
     description: z.string(TYPE_ERROR('a string')).default(''),
-    inputSchema: jsonSchema().optional(),
-    outputSchema: jsonSchema().optional(),
+    inputSchema: jsonSchema(compileSchemas).optional(),
+    outputSchema: jsonSchema(compileSchemas).optional(),
     dependencies: record(name(), range).default(() => ({})),
     state: z
       .strictObject(
@@ -142,10 +145,16 @@ export const manifestSchema = z.strictObject(
         TYPE_ERROR('an object'),
       )
       .prefault(() => ({})),
-    tests: z.array(testCase, TYPE_ERROR('an array')).default(() => []),
+    tests: z
+      .array(testCase, TYPE_ERROR('an array'))
+      .max(KERNEL_LIMITS.maxTestsPerVersion, `must have at most ${KERNEL_LIMITS.maxTestsPerVersion} tests (the kernel's limit maxTestsPerVersion)`)
+      .default(() => []),
   },
   { error: 'expected an object' },
 );
+
+export const manifestSchema = manifestSchemaOf(true);
+const manifestSchemaUncompiled = manifestSchemaOf(false);
 
 /** What a manifest may look like before defaults are filled in. */
 export type ManifestInput = z.input<typeof manifestSchema>;
@@ -156,9 +165,10 @@ export interface ManifestIssue {
 }
 
 /** Validates and normalizes a manifest. Throws INVALID_MANIFEST whose message names the first bad
- *  field and whose data.issues lists every problem found as `{ path, message }`. */
-export function parseManifest(raw: unknown): Manifest {
-  const parsed = manifestSchema.safeParse(raw);
+ *  field and whose data.issues lists every problem found as `{ path, message }`. With
+ *  `compileSchemas: false` the schemas are only checked against SCHEMA_LIMITS, not compiled. */
+export function parseManifest(raw: unknown, opts: { compileSchemas?: boolean } = {}): Manifest {
+  const parsed = (opts.compileSchemas === false ? manifestSchemaUncompiled : manifestSchema).safeParse(raw);
   if (!parsed.success) throw invalid(parsed.error.issues.flatMap(toIssues));
   const m = parsed.data;
   const issues: ManifestIssue[] = [];
