@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { MAX_JSON_DEPTH, MAX_MESSAGE_DEPTH } from '../capabilities/json-limits.ts';
+import type { Json } from '../capabilities/types.ts';
 import { SubstrateClient } from '../kernel/client.ts';
 import { spawnKernel, type KernelProcess } from './kernel-process.ts';
 import { cap, expectType, tmpDir } from './helpers.ts';
@@ -21,7 +22,7 @@ let stderr = '';
 
 const arrays = (depth: number, leaf = '0') => '['.repeat(depth) + leaf + ']'.repeat(depth);
 const objects = (depth: number, leaf = '0') => '{"a":'.repeat(depth) + leaf + '}'.repeat(depth);
-const nested = (depth: number): unknown => JSON.parse(arrays(depth));
+const nested = (depth: number): Json => JSON.parse(arrays(depth)) as Json;
 
 // Builds a value `depth` levels deep inside the isolate: arrays, or objects when input.objects.
 const BUILD = 'let v = 0; for (let i = 0; i < input.depth; i++) v = input.objects ? { a: v } : [v];';
