@@ -223,14 +223,18 @@ export class HostedIsolate implements WatchedIsolate {
   /** Measures what the isolate holds (heap and counted external memory), at most once a second. */
   private measure(): void {
     const now = Date.now();
-    if (this.dead || !this.isolate || now - this.measuredAt < 1000) return;
+    if (this.dead || !this.isolate || this.isolate.isDisposed || now - this.measuredAt < 1000) return;
     this.measuredAt = now;
-    this.isolate.getHeapStatistics().then(
-      (s) => {
-        this.idleBytes = s.total_physical_size + s.externally_allocated_size;
-      },
-      () => undefined,
-    );
+    try {
+      this.isolate.getHeapStatistics().then(
+        (s) => {
+          this.idleBytes = s.total_physical_size + s.externally_allocated_size;
+        },
+        () => undefined,
+      );
+    } catch {
+      // Disposed meanwhile: nothing to measure.
+    }
   }
 
   get hash(): string {
