@@ -65,4 +65,6 @@ export const KERNEL_LIMITS = {
   defaultMemoryMb: 64,
   maxMemoryMb: 512,
   maxConflictReruns: 5,
+  /** Gate tests one version may declare (docs/decisions.md, "Limits"). */
+  maxTestsPerVersion: 100,
 } as const;

@@ -21,6 +21,7 @@ import { assertName } from '../capabilities/names.ts';
 import { Store } from '../store/store.ts';
 import type { StoreApi } from '../store/types.ts';
 import { SandboxPool } from '../sandbox/pool.ts';
+import { checkManifestSchemas } from '../sandbox/schema-compiler.ts';
 import type { Links, LogEntry, TxnRecord, VersionPayload } from '../sandbox/protocol.ts';
 import type {
   ApplyParams,
@@ -559,7 +560,8 @@ export class Kernel {
     if (raw === undefined || raw === null) {
       throw fail('INVALID_MANIFEST', 'no manifest: export `const manifest = {...}` from the module or send `manifest` beside the source', { field: 'manifest' });
     }
-    const manifest = parseManifest(raw);
+    const manifest = parseManifest(raw, { compileSchemas: false });
+    await checkManifestSchemas(manifest);
     if (!inspection.hasDefault) {
       throw fail('COMPILE_ERROR', 'the module has no default export function', { name: manifest.name, line: null, column: null });
     }

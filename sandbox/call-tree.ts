@@ -6,13 +6,15 @@
 import { asSubstrateError, fail } from '../capabilities/errors.ts';
 import type { WireError } from '../capabilities/errors.ts';
 import { jsonTextDepth, MAX_JSON_DEPTH, tooDeep } from '../capabilities/json-limits.ts';
-import { compileSchema } from '../capabilities/schema.ts';
-import type { Validator } from '../capabilities/schema.ts';
+import { INLINE_VALIDATION_BUDGET, loadStandalone } from '../capabilities/schema.ts';
+import type { SchemaCost, ValidationResult, Validator } from '../capabilities/schema.ts';
 import { KERNEL_LIMITS } from '../capabilities/types.ts';
 import type { Json } from '../capabilities/types.ts';
 import { answer } from './bridge.ts';
 import type { CallBinding, CallOutcome, Invocation, IsolateHost, LogLevel } from './isolate-host.ts';
 import type { LogEntry, RunResult, RunSpec, VersionPayload } from './protocol.ts';
+import { compileSchemaCode } from './schema-compiler.ts';
+import { SchemaIsolates } from './schema-isolates.ts';
 import { checkKey, checkValue, seedSource, Transaction } from './transaction.ts';
 import type { Savepoint, StateSource } from './transaction.ts';
 
@@ -42,13 +44,25 @@ interface Tree {
   done: boolean;
 }
 
+/** Standalone code at most this long may be evaluated on the worker's thread (V8 compiles it in
+ *  well under a millisecond); longer code only ever runs in a validator isolate. */
+const INLINE_CODE_MAX_CHARS = 64 * 1024;
+
+interface CompiledSchema {
+  code: string;
+  cost: SchemaCost;
+  /** For a linear schema whose code is short: the validator on this thread. */
+  inline?: Validator;
+}
+
 interface Validators {
-  input?: Validator;
-  output?: Validator;
+  input?: CompiledSchema;
+  output?: CompiledSchema;
 }
 
 export class CallTreeRunner {
-  private readonly validators = new Map<string, Validators>();
+  private readonly validators = new Map<string, Promise<Validators>>();
+  private readonly schemaIsolates = new SchemaIsolates();
 
   constructor(private readonly deps: CallTreeDeps) {}
 
@@ -94,17 +108,23 @@ export class CallTreeRunner {
   /** Drops what is cached for versions that will not run again here. */
   forget(hashes: string[]): void {
     for (const h of hashes) this.validators.delete(h);
+    this.schemaIsolates.forget(hashes);
   }
 
-  private validatorsOf(payload: VersionPayload): Validators {
+  /** Compiled off this thread (schema-compiler.ts); a failure is the call's, not cached. */
+  private validatorsOf(payload: VersionPayload): Promise<Validators> {
     let v = this.validators.get(payload.hash);
     if (!v) {
       const m = payload.manifest;
-      v = {
-        input: m.inputSchema ? compileSchema(m.inputSchema) : undefined,
-        output: m.outputSchema ? compileSchema(m.outputSchema) : undefined,
+      const one = async (schema: VersionPayload['manifest']['inputSchema']): Promise<CompiledSchema | undefined> => {
+        if (!schema) return undefined;
+        const { code, cost } = await compileSchemaCode(schema);
+        return { code, cost, inline: cost.linear && code.length <= INLINE_CODE_MAX_CHARS ? loadStandalone(code) : undefined };
       };
-      this.validators.set(payload.hash, v);
+      const hash = payload.hash;
+      v = Promise.all([one(m.inputSchema), one(m.outputSchema)]).then(([input, output]) => ({ input, output }));
+      v.catch(() => this.validators.delete(hash));
+      this.validators.set(hash, v);
       if (this.validators.size > 2000) this.validators.delete(this.validators.keys().next().value as string);
     }
     return v;
@@ -134,10 +154,15 @@ export class CallTreeRunner {
     // Before ajv (recursive on a recursive schema) and before the isolate: too deep is refused.
     const inDepth = deeperThanLimit(inputJson);
     if (inDepth) return { ok: false, error: tooDeep(`the input of ${name}`, inDepth, MAX_JSON_DEPTH, { what: 'input', name }).toWire() };
-    const validators = this.validatorsOf(payload);
+    let validators: Validators;
+    try {
+      validators = await this.validatorsOf(payload);
+    } catch (e) {
+      return { ok: false, error: asSubstrateError(e).toWire() };
+    }
     if (entry === 'default' && validators.input) {
-      const r = validators.input(input === undefined ? JSON.parse(inputJson) : input);
-      if (!r.ok) return err('INVALID_INPUT', `invalid input for ${name}: ${r.path || '/'} ${r.message}`, { path: r.path, message: r.message, name });
+      const bad = await this.check(payload, 'input', validators.input, inputJson, input, deadline);
+      if (bad) return bad;
     }
     const invocation: Invocation = { id: tree.spec.invocationId, name, version, generation: tree.spec.generation, depth, deadline };
     const binding = new Binding(this, tree, payload, invocation, savepoint);
@@ -157,10 +182,44 @@ export class CallTreeRunner {
     const outDepth = deeperThanLimit(outcome.json);
     if (outDepth) return { ok: false, error: tooDeep(`the output of ${name}`, outDepth, MAX_JSON_DEPTH, { what: 'output', name, version }).toWire() };
     if (validators.output) {
-      const r = validators.output(JSON.parse(outcome.json));
-      if (!r.ok) return err('INVALID_OUTPUT', `invalid output from ${name}: ${r.path || '/'} ${r.message}`, { path: r.path, message: r.message, name, version });
+      const bad = await this.check(payload, 'output', validators.output, outcome.json, undefined, deadline);
+      if (bad) return bad;
     }
     return outcome;
+  }
+
+  /** Validates against a schema: here when its cost is provably small (a linear schema, a small
+   *  value), else in the version's validator isolate under the call's deadline (schema-isolates.ts).
+   *  Resolves to the call's failure, or null when the value is valid. */
+  private async check(
+    payload: VersionPayload,
+    which: 'input' | 'output',
+    schema: CompiledSchema,
+    json: string,
+    value: Json | undefined,
+    deadline: number,
+  ): Promise<CallOutcome | null> {
+    const { name, version, manifest } = payload;
+    const invalid = (r: ValidationResult) =>
+      r.ok ? null
+      : which === 'input' ? err('INVALID_INPUT', `invalid input for ${name}: ${r.path || '/'} ${r.message}`, { path: r.path, message: r.message, name })
+      : err('INVALID_OUTPUT', `invalid output from ${name}: ${r.path || '/'} ${r.message}`, { path: r.path, message: r.message, name, version });
+    if (schema.inline && schema.cost.nodes * json.length <= INLINE_VALIDATION_BUDGET) {
+      return invalid(schema.inline(value === undefined ? JSON.parse(json) : value));
+    }
+    const c = await this.schemaIsolates.check(payload, which, schema.code, json, deadline);
+    if (c.kind === 'checked') return invalid(c.result);
+    if (c.kind === 'timeout') {
+      const { timeoutMs } = manifest.limits;
+      return err('TIMEOUT', `${name}@${version} did not finish validating its ${which} within its deadline (timeoutMs ${timeoutMs})`, { timeoutMs, name, version, during: `${which} validation` });
+    }
+    if (c.kind === 'memory') {
+      const { memoryMb } = manifest.limits;
+      return err('MEMORY_LIMIT', `${name}@${version} exceeded its memory limit of ${memoryMb} MB validating its ${which}`, { memoryMb, name, version, during: `${which} validation` });
+    }
+    const type = which === 'input' ? 'INVALID_INPUT' : 'INVALID_OUTPUT';
+    const message = `the ${which}Schema could not be evaluated on this value: ${c.message}`;
+    return err(type, `invalid ${which} ${which === 'input' ? 'for' : 'from'} ${name}: ${message}`, { path: '', message, name, version });
   }
 
   /** ctx.call from `caller`: declared, within depth, linked, then run in a savepoint. */
