@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cap, expectType, startTestKernel, type TestKernel } from './helpers.ts';
 import type { SubstrateClient } from '../kernel/client.ts';
+import type { Json } from '../capabilities/types.ts';
 
 let k: TestKernel;
 let c: SubstrateClient;
@@ -31,7 +32,7 @@ const evilString = 'a'.repeat(40) + '!';
 
 /** Invokes `name` with `input`; while that call runs, the kernel and good.double answer. Returns the
  *  call's error. */
-async function attack(name: string, input: unknown) {
+async function attack(name: string, input: Json) {
   let settled = false;
   const call = c.call('capabilities/invoke', { name, input }).then(
     (r) => {
