@@ -85,6 +85,55 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 2,
+    name: 'grants and shared-namespace owners',
+    up(db) {
+      db.exec(`
+        -- principal: a token id, or 'role:<role>' for every token of that role. kind 'namespace':
+        -- target is a shared namespace name, mode 'r' or 'rw'; kind 'http' (issue 13): target is a
+        -- destination pattern, methods a JSON array (null = all). Revoked rows are kept.
+        CREATE TABLE grants (
+          id               TEXT PRIMARY KEY,
+          principal        TEXT NOT NULL,
+          kind             TEXT NOT NULL,
+          target           TEXT NOT NULL,
+          mode             TEXT NULL,
+          methods          TEXT NULL,
+          granted_by       TEXT NOT NULL,
+          granted_by_name  TEXT NOT NULL,
+          created_at       INTEGER NOT NULL,
+          revoked_at       INTEGER NULL
+        );
+        CREATE INDEX grants_active_target ON grants (kind, target) WHERE revoked_at IS NULL;
+
+        CREATE TABLE namespace_owners (
+          namespace   TEXT PRIMARY KEY,
+          owner_id    TEXT NOT NULL,
+          owner_name  TEXT NOT NULL,
+          capability  TEXT NOT NULL,
+          created_at  INTEGER NOT NULL
+        );
+
+        -- A store from before ownership: the first version (by creation) that declared a namespace
+        -- makes its capability's owner the namespace's owner ...
+        INSERT OR IGNORE INTO namespace_owners (namespace, owner_id, owner_name, capability, created_at)
+          SELECT j.key, c.owner_id, c.owner_name, c.name, v.created_at
+          FROM versions v JOIN capabilities c ON c.name = v.name, json_each(v.manifest, '$.state.shared') j
+          ORDER BY v.created_at, v.hash;
+
+        -- ... and every other owner whose capabilities declared it keeps the access they had, as a
+        -- grant recorded as made by this migration (revocable like any other).
+        INSERT INTO grants (id, principal, kind, target, mode, methods, granted_by, granted_by_name, created_at)
+          SELECT 'grt_m2_' || lower(hex(randomblob(8))), c.owner_id, 'namespace', j.key, max(j.value), NULL,
+                 'migration', 'store migration 2', CAST(unixepoch('subsec') * 1000 AS INTEGER)
+          FROM versions v JOIN capabilities c ON c.name = v.name, json_each(v.manifest, '$.state.shared') j
+          JOIN namespace_owners o ON o.namespace = j.key
+          WHERE o.owner_id <> c.owner_id
+          GROUP BY c.owner_id, j.key;
+      `);
+    },
+  },
 ];
 
 /** The schema version of the file (0 for a new, empty file). */

@@ -1,6 +1,6 @@
 // The kernel's store: the one read-write connection to <data>/substrate.db. It owns the capability
 // graph as stored (versions, current pointers, generation), the append-only journal, capability
-// state (through state.ts) and tokens (through tokens.ts). Every statement is prepared once; every
+// state (through state.ts), tokens (through tokens.ts) and grants (through grants.ts). Every statement is prepared once; every
 // change is one SQLite transaction, so a crash at any instant leaves either all of it or none.
 //
 // Backup and restore: `backup(file)` uses SQLite's online backup API and may run while the kernel
@@ -18,7 +18,8 @@ import { openWritable, type Db } from './db.ts';
 import { migrate } from './migrations.ts';
 import { StateReader, StateWriter, type ListOptions, type StateRow } from './state.ts';
 import { TokenTable } from './tokens.ts';
-import type { CapabilityRow, CommitInput, JournalEntry, StoreApi, TokenRow, VersionMeta } from './types.ts';
+import { GrantTable } from './grants.ts';
+import type { CapabilityRow, CommitInput, GrantKind, GrantRow, JournalEntry, NamespaceOwnerRow, StoreApi, TokenRow, VersionMeta } from './types.ts';
 
 export { openReadOnlyState, type ReadOnlyState } from './state.ts';
 
@@ -91,6 +92,7 @@ export class Store implements StoreApi {
   private readonly stateReader: StateReader;
   private readonly stateWriter: StateWriter;
   private readonly tokenTable: TokenTable;
+  private readonly grantTable: GrantTable;
   private gen: number;
 
   private readonly s: {
@@ -117,6 +119,7 @@ export class Store implements StoreApi {
     this.stateReader = new StateReader(db);
     this.stateWriter = new StateWriter(db, this.stateReader);
     this.tokenTable = new TokenTable(db);
+    this.grantTable = new GrantTable(db);
     this.gen = Number(db.prepare<[], string>("SELECT value FROM meta WHERE key = 'generation'").pluck().get() ?? 0);
 
     this.s = {
@@ -173,6 +176,9 @@ export class Store implements StoreApi {
           v.createdAt,
           v.principal,
         );
+        // In the same transaction: a version that declares a shared namespace nobody owns makes
+        // its capability's owner the owner (guarantee 8).
+        this.grantTable.claim(v.name, Object.keys(v.manifest.state.shared), now);
       }
       for (const { name, hash } of input.setCurrent) {
         if (hash !== null && this.s.versionName.get(hash) !== name) {
@@ -315,6 +321,32 @@ export class Store implements StoreApi {
 
   revokeToken(id: string): boolean {
     return this.tokenTable.revoke(id);
+  }
+
+  // ---- grants ----
+
+  putGrant(row: Omit<GrantRow, 'createdAt' | 'revokedAt'>): GrantRow {
+    return this.grantTable.put(row);
+  }
+
+  grant(id: string): GrantRow | undefined {
+    return this.grantTable.byId(id);
+  }
+
+  grants(on?: { kind: GrantKind; target: string }): GrantRow[] {
+    return on ? this.grantTable.forTarget(on.kind, on.target) : this.grantTable.all();
+  }
+
+  revokeGrant(id: string): boolean {
+    return this.grantTable.revoke(id);
+  }
+
+  namespaceOwner(namespace: string): NamespaceOwnerRow | undefined {
+    return this.grantTable.owner(namespace);
+  }
+
+  namespaceOwners(): NamespaceOwnerRow[] {
+    return this.grantTable.owners();
   }
 
   // ---- operations ----

@@ -1,7 +1,7 @@
 // The store's public surface: what the kernel (read-write, the only writer) and the sandbox workers
 // (read-only, state reads only) may ask of the SQLite file. Implemented by Store in store/store.ts.
 
-import type { Json, Principal, Role, VersionRecord } from '../capabilities/types.ts';
+import type { Access, Json, Principal, Role, VersionRecord } from '../capabilities/types.ts';
 import type { TxnRecord } from '../sandbox/protocol.ts';
 
 export interface CapabilityRow {
@@ -43,6 +43,34 @@ export interface TokenRow {
   role: Role;
   createdAt: number;
   revokedAt: number | null;
+}
+
+/** What a grant's target is: a shared namespace, or (issue 13) an egress destination. */
+export type GrantKind = 'namespace' | 'http';
+
+/** One grant as stored (store/grants.ts). `principal` is a token id or `role:<role>`. */
+export interface GrantRow {
+  id: string;
+  principal: string;
+  kind: GrantKind;
+  target: string;
+  /** `namespace` grants: the access given. */
+  mode: Access | null;
+  /** `http` grants: the methods allowed, null = all. */
+  methods: string[] | null;
+  grantedBy: string;
+  grantedByName: string;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+/** Who owns a shared namespace: the owner of the capability that first declared it. */
+export interface NamespaceOwnerRow {
+  namespace: string;
+  ownerId: string;
+  ownerName: string;
+  capability: string;
+  createdAt: number;
 }
 
 /** One committed change to the set of current versions. Applied in ONE SQLite transaction:
@@ -96,6 +124,15 @@ export interface StoreApi {
   token(id: string): TokenRow | undefined;
   tokens(): TokenRow[];
   revokeToken(id: string): boolean;
+
+  // ---- grants and shared-namespace owners (store/grants.ts); commit() claims namespaces ----
+  putGrant(row: Omit<GrantRow, 'createdAt' | 'revokedAt'>): GrantRow;
+  grant(id: string): GrantRow | undefined;
+  /** Active grants, on one target or all. */
+  grants(on?: { kind: GrantKind; target: string }): GrantRow[];
+  revokeGrant(id: string): boolean;
+  namespaceOwner(namespace: string): NamespaceOwnerRow | undefined;
+  namespaceOwners(): NamespaceOwnerRow[];
 
   // ---- operations ----
   /** SQLite online backup to `file` while the kernel runs. */

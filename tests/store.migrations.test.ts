@@ -35,27 +35,28 @@ describe('store migrations', () => {
     again.close();
   });
 
-  it('migrates a v1 store forward without losing data', () => {
+  it('migrates a store forward without losing data', () => {
     const file = tmpFile();
     const store = Store.open(file);
     store.commitState({ reads: [], nsReads: [], writes: [['ns', 'x', '{"n":1}']] });
     store.createToken({ id: 't1', name: 'ci', role: 'agent', secretHash: 'h1' });
     store.close();
 
+    const next = MIGRATIONS.length + 1;
     const v2: Migration = {
-      version: 2,
+      version: next,
       name: 'add a column',
       up(db) {
         db.exec("ALTER TABLE tokens ADD COLUMN note TEXT NOT NULL DEFAULT ''");
       },
     };
     const db = new Database(file);
-    expect(migrate(db, [...MIGRATIONS, v2])).toBe(2);
-    expect(schemaVersion(db)).toBe(2);
+    expect(migrate(db, [...MIGRATIONS, v2])).toBe(next);
+    expect(schemaVersion(db)).toBe(next);
     expect(db.prepare('SELECT value FROM state WHERE namespace = ? AND key = ?').pluck().get('ns', 'x')).toBe('{"n":1}');
     expect(db.prepare('SELECT name, note FROM tokens WHERE id = ?').get('t1')).toEqual({ name: 'ci', note: '' });
     // Applying the same list again changes nothing.
-    expect(migrate(db, [...MIGRATIONS, v2])).toBe(2);
+    expect(migrate(db, [...MIGRATIONS, v2])).toBe(next);
     db.close();
   });
 
@@ -63,7 +64,7 @@ describe('store migrations', () => {
     const file = tmpFile();
     Store.open(file).close();
     const bad: Migration = {
-      version: 2,
+      version: MIGRATIONS.length + 1,
       name: 'fails halfway',
       up(db) {
         db.exec('CREATE TABLE half (x)');
@@ -72,7 +73,7 @@ describe('store migrations', () => {
     };
     const db = new Database(file);
     expect(() => migrate(db, [...MIGRATIONS, bad])).toThrow('boom');
-    expect(schemaVersion(db)).toBe(1);
+    expect(schemaVersion(db)).toBe(MIGRATIONS.length);
     expect(db.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'half'").pluck().get()).toBe(0);
     db.close();
   });
