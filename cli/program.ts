@@ -12,6 +12,7 @@ import { addGraphCommands } from './commands/graph.ts';
 import { addStateCommands } from './commands/state.ts';
 import { addLogCommands } from './commands/logs.ts';
 import { addTokenCommands } from './commands/tokens.ts';
+import { addGrantCommands } from './commands/grants.ts';
 import { addKernelCommands } from './commands/kernel.ts';
 
 function packageVersion(): string {
@@ -60,6 +61,7 @@ export function buildProgram(ctx: Ctx): Command {
   addStateCommands(program, ctx);
   addLogCommands(program, ctx);
   addTokenCommands(program, ctx);
+  addGrantCommands(program, ctx);
 
   const wire = (c: Command): void => {
     c.exitOverride((err) => {

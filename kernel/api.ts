@@ -2,7 +2,8 @@
 // serves (the contract's "Protocol" section, plus the extensions documented in docs/protocol.md).
 // Shared by the server's method table, the client library, the CLI and the MCP endpoint.
 
-import type { Json, JsonObject, Language, Manifest, Role } from '../capabilities/types.ts';
+import type { Access, Json, JsonObject, Language, Manifest, Role } from '../capabilities/types.ts';
+import type { GrantKind } from '../store/types.ts';
 
 export interface KernelInfo {
   version: string;
@@ -264,6 +265,53 @@ export interface TokenRevokeResult {
   revoked: boolean;
 }
 
+/** A grant's principal: a token id (`tok_...`), or `role:operator|agent|client` for every token of
+ *  that role. */
+export type GrantPrincipal = string;
+/** `namespace`: a shared namespace (`mode` r or rw). `http`: an egress destination (issue 13; this
+ *  kernel refuses it for now). The store keeps both in one table (store/grants.ts). */
+export type { GrantKind };
+export const GRANT_KINDS = ['namespace', 'http'] as const satisfies readonly GrantKind[];
+/** How a role is written where a principal is expected. */
+export const ROLE_PRINCIPAL_PREFIX = 'role:';
+
+export interface GrantAddParams {
+  principal: GrantPrincipal;
+  kind: GrantKind;
+  target: string;
+  /** `namespace` grants; default `r`. */
+  mode?: Access;
+  /** `http` grants; default all. */
+  methods?: string[];
+}
+export interface GrantInfo {
+  id: string;
+  principal: GrantPrincipal;
+  /** The token's name, or the role, for display. */
+  principalName: string;
+  kind: GrantKind;
+  target: string;
+  mode: Access | null;
+  methods: string[] | null;
+  grantedBy: string;
+  createdAt: string;
+}
+export interface GrantListParams {
+  principal?: GrantPrincipal;
+}
+export interface GrantListResult {
+  items: GrantInfo[];
+  /** The shared namespaces the caller may see the owner of (operators: all; agents: their own). */
+  owners: Array<{ namespace: string; owner: string; ownerName: string; capability: string; since: string }>;
+}
+export interface GrantRevokeParams {
+  id: string;
+}
+export interface GrantRevokeResult {
+  id: string;
+  revoked: boolean;
+}
+
 export interface BackupParams {
   file: string;
 }
@@ -303,6 +351,9 @@ export interface Methods {
   'tokens/create': { params: TokenCreateParams; result: TokenCreateResult };
   'tokens/list': { params: Record<string, never> | undefined; result: TokenListResult };
   'tokens/revoke': { params: TokenRevokeParams; result: TokenRevokeResult };
+  'grants/add': { params: GrantAddParams; result: GrantInfo };
+  'grants/list': { params: GrantListParams | undefined; result: GrantListResult };
+  'grants/revoke': { params: GrantRevokeParams; result: GrantRevokeResult };
   'kernel/backup': { params: BackupParams; result: BackupResult };
 }
 

@@ -22,8 +22,17 @@ export class Auth {
   /** Grows at every revocation: a connection may reuse the principal it verified while this has
    *  not moved, and must verify again once it has (so a revocation reaches open connections). */
   epoch = 0;
+  /** Told the id of every token revoked, at once: the transports end what it holds open
+   *  (WebSocket connections and their subscriptions, MCP sessions and their streams). */
+  private readonly revokeListeners = new Set<(id: string) => void>();
 
   constructor(private readonly store: StoreApi) {}
+
+  /** Calls `cb` with the id of each token revoked from now on; returns the way to stop. */
+  onRevoke(cb: (id: string) => void): () => void {
+    this.revokeListeners.add(cb);
+    return () => this.revokeListeners.delete(cb);
+  }
 
   create(role: Role, name: string): TokenCreateResult {
     const id = `tok_${nanoid(10)}`;
@@ -40,6 +49,16 @@ export class Auth {
     const revoked = this.store.revokeToken(id);
     for (const [h, p] of this.cache) if (p.id === id) this.cache.delete(h);
     this.epoch++;
+    if (revoked) {
+      for (const cb of this.revokeListeners) {
+        // One transport failing to let go must not keep the others holding on, nor fail the revoke.
+        try {
+          cb(id);
+        } catch (e) {
+          process.stderr.write(`substrate: ending what a revoked token held open failed: ${e instanceof Error ? e.message : String(e)}\n`);
+        }
+      }
+    }
     return { id, revoked };
   }
 

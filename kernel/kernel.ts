@@ -55,7 +55,8 @@ import type {
   StateListParams,
   StateListResult,
 } from './api.ts';
-import { runGates } from './gates.ts';
+import { gateKey, MAX_GATE_MS_PER_CHANGESET, MAX_GATE_ROUNDS, runGates } from './gates.ts';
+import { GrantRules, type Owner } from './grants.ts';
 import { KeyLocks, lockKey } from './key-locks.ts';
 import { KERNEL_VERSION } from './version.ts';
 
@@ -71,6 +72,8 @@ export interface KernelOptions {
   maxIsolatesPerWorker?: number;
   /** Gate tests run at most this many at once. */
   gateConcurrency?: number;
+  /** Time all gates of one changeset may take; default MAX_GATE_MS_PER_CHANGESET (gates.ts). */
+  gateBudgetMs?: number;
   logBuffer?: number;
 }
 
@@ -90,6 +93,8 @@ export class Kernel {
   readonly store: StoreApi;
   readonly pool: SandboxPool;
   readonly dataDir: string;
+  /** Shared namespaces: owners, grants, and what a call may open (kernel/grants.ts). */
+  readonly grants: GrantRules;
   private graph: Graph;
   private generation: number;
   private readonly startedAt = Date.now();
@@ -97,8 +102,11 @@ export class Kernel {
   private links = new Map<string, Links>();
   /** Versions of a changeset being validated: visible to the sandbox, not yet in the store. */
   private readonly pending = new Map<string, VersionRecord>();
+  /** Changesets in flight holding each pending version (gates run concurrently, outside the lock). */
+  private readonly pendingRefs = new Map<string, number>();
   private readonly payloads = new Map<string, VersionPayload>();
-  /** Changesets commit one at a time; invocations never wait for this. */
+  /** Changesets commit one at a time (migrations and the store commit, not gates); invocations
+   *  never wait for this. */
   private changeQueue: Promise<unknown> = Promise.resolve();
   private readonly logs: LogEvent[] = [];
   private readonly locks = new KeyLocks();
@@ -107,6 +115,7 @@ export class Kernel {
   /** Characters of the messages in `logs`. */
   private logChars = 0;
   private readonly gateConcurrency: number;
+  private readonly gateBudgetMs: number;
   private closed = false;
 
   private constructor(store: StoreApi, pool: SandboxPool, dataDir: string, opts: KernelOptions) {
@@ -115,8 +124,10 @@ export class Kernel {
     this.dataDir = dataDir;
     this.generation = store.generation();
     this.graph = buildGraph(store);
+    this.grants = new GrantRules(store, (hash) => this.payload(hash));
     this.logBuffer = opts.logBuffer ?? 10_000;
     this.gateConcurrency = opts.gateConcurrency ?? 4;
+    this.gateBudgetMs = opts.gateBudgetMs ?? MAX_GATE_MS_PER_CHANGESET;
     this.events.setMaxListeners(0);
   }
 
@@ -325,9 +336,10 @@ export class Kernel {
     };
   }
 
-  recentLogs(params: LogsParams = {}): LogsResult {
+  /** `visible`: which capabilities' lines the caller may see (kernel/log-access.ts). */
+  recentLogs(params: LogsParams = {}, visible?: (name: string) => boolean): LogsResult {
     const limit = clampLimit(params.limit, 100, this.logBuffer);
-    const items = params.name || params.origin ? this.logs.filter((l) => (!params.name || l.name === params.name) && (!params.origin || l.origin === params.origin)) : this.logs;
+    const items = params.name || params.origin || visible ? this.logs.filter((l) => (!params.name || l.name === params.name) && (!params.origin || l.origin === params.origin) && (!visible || visible(l.name))) : this.logs;
     return { items: items.slice(-limit) };
   }
 
@@ -353,6 +365,7 @@ export class Kernel {
       throw fail('NOT_FOUND', `no current capability '${params.name}'`, { name: params.name });
     }
     const links = this.linksFor(graph, root.hash);
+    const access = this.grants.runAccess(links);
     const invocationId = nanoid(12);
     let holder = 0;
     try {
@@ -365,8 +378,10 @@ export class Kernel {
           generation,
           links,
           state: { mode: 'live' },
+          shared: access.shared,
         });
         if (!result.ok) throw SubstrateError.fromWire(result.error);
+        this.grants.checkTxn(access, result.txn);
         if (this.commitTxn(result.txn, holder) === 'ok') {
           return {
             output: result.output,
@@ -421,7 +436,7 @@ export class Kernel {
 
   async register(principal: Principal, params: RegisterParams, onProgress?: ProgressFn): Promise<RegisterResult> {
     const change: ChangeParams = { op: 'register', source: params.source, manifest: params.manifest, language: params.language, activate: params.activate };
-    return this.serialize(async () => {
+    {
       const { prepared, planned } = await this.prepare(principal, [change], 'register');
       const p = prepared[0];
       const res = await this.applyPrepared(principal, planned, prepared, false, onProgress);
@@ -433,17 +448,15 @@ export class Kernel {
         generation: res.generation,
         gates: res.gates,
       };
-    });
+    }
   }
 
   async apply(principal: Principal, params: ApplyParams, onProgress?: ProgressFn): Promise<ApplyResult> {
     if (!Array.isArray(params.changes) || params.changes.length === 0) {
       throw fail('INVALID_MANIFEST', 'a changeset needs at least one change', { changes: 0 });
     }
-    return this.serialize(async () => {
-      const { prepared, planned } = await this.prepare(principal, params.changes, 'apply');
-      return this.applyPrepared(principal, planned, prepared, params.dryRun === true, onProgress);
-    });
+    const { prepared, planned } = await this.prepare(principal, params.changes, 'apply');
+    return this.applyPrepared(principal, planned, prepared, params.dryRun === true, onProgress);
   }
 
   async rollback(principal: Principal, params: RollbackParams, onProgress?: ProgressFn): Promise<RollbackResult> {
@@ -512,9 +525,10 @@ export class Kernel {
   private async prepare(principal: Principal, changes: ChangeParams[], via: 'register' | 'apply') {
     const prepared: PreparedVersion[] = [];
     const planned: PlannedChange[] = [];
+    const claims = new Map<string, Owner>();
     for (const change of changes) {
       if (change.op === 'register') {
-        const p = await this.prepareVersion(principal, change.source, change.manifest, change.language, change.activate ?? true);
+        const p = await this.prepareVersion(principal, change.source, change.manifest, change.language, change.activate ?? true, claims);
         if (via === 'register' && p.activate) {
           const cur = this.graph.current(p.record.name);
           if (cur && cur.hash !== p.record.hash && semver.lt(p.record.version, cur.version)) {
@@ -542,7 +556,7 @@ export class Kernel {
     return { prepared, planned };
   }
 
-  private async prepareVersion(principal: Principal, source: string, manifestIn: JsonObject | undefined, language: Language | undefined, activate: boolean): Promise<PreparedVersion> {
+  private async prepareVersion(principal: Principal, source: string, manifestIn: JsonObject | undefined, language: Language | undefined, activate: boolean, claims: Map<string, Owner>): Promise<PreparedVersion> {
     if (typeof source !== 'string' || source.length === 0) throw fail('COMPILE_ERROR', 'source is empty', {});
     if (Buffer.byteLength(source) > KERNEL_LIMITS.maxPayloadBytes) {
       throw fail('PAYLOAD_TOO_LARGE', 'source is larger than 1 MiB', { what: 'source', limit: KERNEL_LIMITS.maxPayloadBytes });
@@ -566,6 +580,7 @@ export class Kernel {
       throw fail('COMPILE_ERROR', 'the module has no default export function', { name: manifest.name, line: null, column: null });
     }
     this.checkOwner(principal, manifest.name);
+    this.grants.checkDeclaration(this.grants.ownerOf(manifest.name) ?? principal, manifest, claims);
     const hash = contentHash(manifest, source);
     const existing = this.store.findVersion(manifest.name, manifest.version) ?? this.pendingVersion(manifest.name, manifest.version);
     if (existing && existing.hash !== hash) {
@@ -643,7 +658,7 @@ export class Kernel {
         });
       }
       for (let attempt = 0; ; attempt++) {
-        const state = await this.runMigrations(before, plan, onProgress);
+        const state = await this.runMigrations(before, plan, principal, onProgress);
         onProgress?.({ phase: 'commit', done: 0, total: 1 });
         const generation = this.store.commit({
           principal,
@@ -693,7 +708,7 @@ export class Kernel {
 
   /** Runs `migrate` of every version that becomes current, on live state, against the candidate
    *  graph. Their writes are applied inside the commit transaction, validated like any other. */
-  private async runMigrations(before: Graph, plan: Plan, onProgress?: ProgressFn): Promise<TxnRecord | undefined> {
+  private async runMigrations(before: Graph, plan: Plan, principal: Principal, onProgress?: ProgressFn): Promise<TxnRecord | undefined> {
     const becoming = plan.setCurrent.filter((s) => s.hash !== null && before.current(s.name)?.hash !== s.hash);
     const withMigrate = becoming.filter((s) => this.recordOf(s.hash as string).hasMigrate);
     if (withMigrate.length === 0) return undefined;
@@ -703,14 +718,17 @@ export class Kernel {
       const hash = s.hash as string;
       const rec = this.recordOf(hash);
       onProgress?.({ phase: 'migrate', capability: rec.name, version: rec.version, done, total: withMigrate.length });
+      const links = plan.candidate.links(hash);
+      const access = this.grants.runAccess(links, principal);
       const result = await this.pool.run({
         root: hash,
         entry: 'migrate',
         input: { from: before.current(s.name)?.version ?? null },
         invocationId: `migrate-${nanoid(8)}`,
         generation: this.generation + 1,
-        links: plan.candidate.links(hash),
+        links,
         state: { mode: 'live' },
+        shared: access.shared,
       });
       if (!result.ok) {
         throw fail('MIGRATION_FAILED', `migrate of ${rec.name} ${rec.version} failed: ${result.error.message}`, {
@@ -719,6 +737,7 @@ export class Kernel {
           error: result.error as unknown as Json,
         });
       }
+      this.grants.checkTxn(access, result.txn);
       merged.reads.push(...result.txn.reads);
       merged.nsReads.push(...result.txn.nsReads);
       merged.writes.push(...result.txn.writes);

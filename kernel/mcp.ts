@@ -767,6 +767,11 @@ export function createMcpEndpoint(opts: McpEndpointOptions): McpEndpoint {
     for (const s of sessions.values()) if (s.active === 0 && now - s.lastSeen > idleMs) void closeSession(s);
   }, Math.max(1000, Math.min(60_000, idleMs / 4)));
   sweep.unref();
+  // A revoked token's sessions end at once, their open SSE streams with them (the transport's
+  // close ends every stream); its next request is refused with 401 before it reaches a session.
+  const offRevoke = opts.rpc.auth.onRevoke((id) => {
+    for (const s of sessions.values()) if (s.principal.id === id) void closeSession(s);
+  });
 
   async function closeSession(s: Session): Promise<void> {
     sessions.delete(s.id);
@@ -836,6 +841,7 @@ export function createMcpEndpoint(opts: McpEndpointOptions): McpEndpoint {
     async close() {
       closed = true;
       clearInterval(sweep);
+      offRevoke();
       await Promise.all([...sessions.values()].map((s) => closeSession(s)));
     },
     sessionCount: () => sessions.size,

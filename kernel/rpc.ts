@@ -6,10 +6,11 @@
 import { z } from 'zod';
 import { fail, RpcProtocolError, RPC_CODES } from '../capabilities/errors.ts';
 import type { Json, Principal, Role } from '../capabilities/types.ts';
-import { LOG_ORIGINS } from './api.ts';
+import { GRANT_KINDS, LOG_ORIGINS } from './api.ts';
 import type { EventType, MethodName, ProgressEvent, SubscribeResult } from './api.ts';
 import type { Kernel } from './kernel.ts';
 import type { Auth } from './auth.ts';
+import { LogAccess } from './log-access.ts';
 
 export interface CallContext {
   principal: Principal;
@@ -90,21 +91,40 @@ export const METHODS: Record<MethodName, MethodSpec> = {
     z.strictObject({ namespace: z.string().min(1), prefix: z.string().optional(), cursor: z.string().optional(), limit }),
     (k, _c, p) => k.stateList(p),
   ),
-  'events/subscribe': method(ALL, z.strictObject({ types: eventTypes.optional(), name: name.optional() }).optional(), (_k, ctx, p): SubscribeResult => {
+  'events/subscribe': method(ALL, z.strictObject({ types: eventTypes.optional(), name: name.optional() }).optional(), (k, ctx, p): SubscribeResult => {
     if (!ctx.subscribe) throw fail('FORBIDDEN', 'this transport cannot deliver events', {});
     const types = p?.types ?? (['capability.registered', 'capability.activated', 'capability.removed', 'capability.rolledBack'] as EventType[]);
     if (types.includes('log') && ctx.principal.role === 'client') {
       throw fail('FORBIDDEN', "role 'client' may not read logs", { role: ctx.principal.role, eventType: 'log' });
     }
+    if (types.includes('log')) new LogAccess(k.grants).checkNamed(ctx.principal, p?.name);
     ctx.subscribe(types, p?.name);
     return { subscribed: types };
   }),
-  'logs/recent': method(WRITERS, z.strictObject({ name: name.optional(), limit, origin: z.enum(LOG_ORIGINS).optional() }).optional(), (k, _c, p) => k.recentLogs(p ?? {})),
+  'logs/recent': method(WRITERS, z.strictObject({ name: name.optional(), limit, origin: z.enum(LOG_ORIGINS).optional() }).optional(), (k, ctx, p) => {
+    const access = new LogAccess(k.grants);
+    access.checkNamed(ctx.principal, p?.name);
+    return k.recentLogs(p ?? {}, access.filterFor(ctx.principal));
+  }),
   'tokens/create': method(OPERATORS, z.strictObject({ role: z.enum(['operator', 'agent', 'client']), name: z.string().min(1).max(128) }), (_k, _c, p, auth) =>
     auth.create(p.role, p.name),
   ),
   'tokens/list': method(OPERATORS, empty, (_k, _c, _p, auth) => ({ items: auth.list() })),
   'tokens/revoke': method(OPERATORS, z.strictObject({ id: z.string().min(1) }), (_k, _c, p, auth) => auth.revoke(p.id)),
+  // Agents may call these for the shared namespaces they own; the kernel checks that (grants.ts).
+  'grants/add': method(
+    WRITERS,
+    z.strictObject({
+      principal: z.string().min(1).max(200),
+      kind: z.enum(GRANT_KINDS),
+      target: z.string().min(1).max(512),
+      mode: z.enum(['r', 'rw']).optional(),
+      methods: z.array(z.string().min(1).max(16)).max(16).optional(),
+    }),
+    (k, ctx, p) => k.grants.add(ctx.principal, p),
+  ),
+  'grants/list': method(WRITERS, z.strictObject({ principal: z.string().min(1).max(200).optional() }).optional(), (k, ctx, p) => k.grants.list(ctx.principal, p ?? {})),
+  'grants/revoke': method(WRITERS, z.strictObject({ id: z.string().min(1).max(200) }), (k, ctx, p) => k.grants.revoke(ctx.principal, p.id)),
   'kernel/backup': method(OPERATORS, z.strictObject({ file: z.string().min(1) }), (k, _c, p) => k.backup(p.file)),
 };
 

@@ -343,7 +343,15 @@ class Binding implements CallBinding {
     if (grant === undefined) {
       throw fail('STATE_FORBIDDEN', `shared namespace ${String(ns)} is not granted to ${this.payload.name}`, { namespace: typeof ns === 'string' ? ns : null });
     }
-    if (write && grant !== 'rw') {
+    // Declared is not enough: the kernel says what the capability's owner holds now (RunSpec.shared).
+    const held = this.tree.spec.shared ? (this.tree.spec.shared[this.payload.hash]?.[ns as string] ?? null) : grant;
+    if (held === null) {
+      throw fail('STATE_FORBIDDEN', `shared namespace ${String(ns)} is declared by ${this.payload.name}, but its owner holds no grant for it (revoked?); the namespace's owner or an operator can grant it with grants/add`, {
+        namespace: ns as string,
+        missing: { kind: 'namespace', target: ns as string, mode: grant },
+      });
+    }
+    if (write && held !== 'rw') {
       throw fail('STATE_FORBIDDEN', `shared namespace ${String(ns)} is granted read-only to ${this.payload.name}`, { namespace: ns, access: 'r' });
     }
     return `shared:${ns as string}`;

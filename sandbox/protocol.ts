@@ -4,7 +4,7 @@
 // carries the tree's state transaction for the kernel to commit.
 
 import type { WireError } from '../capabilities/errors.ts';
-import type { Json, Manifest } from '../capabilities/types.ts';
+import type { Access, Json, Manifest } from '../capabilities/types.ts';
 
 /** For each version hash in a call tree: its dependency names resolved to version hashes, as the
  *  generation the root started on (or the candidate graph of a gate) resolves them. Only the
@@ -35,7 +35,16 @@ export interface RunSpec {
   /** Set on the runs of gate tests (an optional addition): every log entry of the tree carries it,
    *  so test traffic is never mistaken for live traffic. Absent: a live run. */
   origin?: RunOrigin;
+  /** The kernel's grants as they stand for this run (an optional addition): for each version hash
+   *  of the tree that declares shared namespaces, the access its owner holds now on each of them,
+   *  null where the grant is missing (revoked). Grants change without a version changing, so they
+   *  travel with the run, not with the (content-addressed, cached) payload. When set, it is the
+   *  only source: a hash without an entry opens no shared namespace. Absent (gate tests, on
+   *  throwaway state): the manifest's declarations as they are. */
+  shared?: SharedAccess;
 }
+
+export type SharedAccess = { [hash: string]: { [namespace: string]: Access | null } };
 
 /** Which gate test a run is: `dryRun` when the changeset is only being tried (nothing commits). */
 export interface RunOrigin {
