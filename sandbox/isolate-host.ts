@@ -651,6 +651,8 @@ export class HostedIsolate implements WatchedIsolate {
     const a = parseRunAnswer(r);
     if (a.kind === 'output') return { ok: true, json: a.json };
     if (a.kind === 'typed') {
+      // The bridge's own caps (pending timers, requests) say which; the isolate's limit goes with it.
+      if (a.error.type === 'MEMORY_LIMIT') return { ok: false, error: { ...a.error, data: { ...this.memoryError().data, ...a.error.data } } };
       if (isErrorType(a.error.type)) return { ok: false, error: a.error };
       return { ok: false, error: this.capabilityError(a.error.message).toWire() };
     }
