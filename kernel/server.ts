@@ -1,6 +1,7 @@
 // The network edge: one HTTP server carrying the WebSocket JSON-RPC API on `/` (and the MCP
 // endpoint on `/mcp` when mounted). Owns framing (JSON-RPC 2.0 single and batch), the Origin and
-// Host checks (http-origin.ts) and authentication of the upgrade and of every call, per-connection
+// Host checks (http-origin.ts) and authentication of the upgrade and of every call (a revoked
+// token's connections are closed at once, 4001), who sees which `log` events, per-connection
 // limits (message size, requests in flight), heartbeats, event fan-out with bounded buffers, and
 // graceful shutdown.
 
@@ -13,6 +14,7 @@ import type { Principal } from '../capabilities/types.ts';
 import type { EventType, KernelEvent } from './api.ts';
 import { bearer, type Auth } from './auth.ts';
 import { OriginPolicy, normalizeOrigin, refusalBody } from './http-origin.ts';
+import { LogAccess } from './log-access.ts';
 import type { Rpc } from './rpc.ts';
 
 export interface ServerOptions {
@@ -78,6 +80,8 @@ export class Server {
   private origins: OriginPolicy | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private closing = false;
+  private readonly offRevoke: () => void;
+  private readonly logAccess: LogAccess;
   // Emitted synchronously by the kernel after a commit: a throw here would fail a call that committed.
   private readonly onEvent = (e: KernelEvent) => {
     try {
@@ -101,6 +105,7 @@ export class Server {
       ...opts,
     };
     this.allowedOrigins = (opts.allowedOrigins ?? []).map(normalizeOrigin);
+    this.logAccess = new LogAccess(rpc.kernel.grants);
     this.http = http.createServer((req, res) =>
       this.onHttp(req, res).catch((e: unknown) => {
         warn('an HTTP request failed unexpectedly', e);
@@ -121,14 +126,16 @@ export class Server {
         return;
       }
       const token = bearer(req.headers.authorization);
-      if (!this.auth.verify(token)) {
+      const principal = this.auth.verify(token);
+      if (!principal) {
         const body = JSON.stringify({ error: { type: 'UNAUTHORIZED', message: token ? 'the bearer token is unknown or revoked' : 'an Authorization: Bearer <token> header is required' } });
         socket.end(`HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
         return;
       }
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, token));
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, token, principal));
     });
     rpc.kernel.events.on('event', this.onEvent);
+    this.offRevoke = auth.onRevoke((id) => this.endRevoked(id));
   }
 
   async listen(): Promise<{ host: string; port: number; url: string }> {
@@ -151,6 +158,7 @@ export class Server {
     if (this.closing) return;
     this.closing = true;
     this.rpc.kernel.events.off('event', this.onEvent);
+    this.offRevoke();
     clearInterval(this.heartbeat);
     const stopped = new Promise<void>((resolve) => this.http.close(() => resolve()));
     const deadline = Date.now() + this.opts.drainMs;
@@ -197,12 +205,13 @@ export class Server {
     }
   }
 
-  private accept(ws: WebSocket, token: string | undefined): void {
+  private accept(ws: WebSocket, token: string | undefined, principal: Principal): void {
     const conn: Connection = {
       ws,
       token,
-      principal: undefined,
-      epoch: -1,
+      // Known from the upgrade: a revocation must find this connection before its first call.
+      principal,
+      epoch: this.auth.epoch,
       inFlight: 0,
       unwritten: 0,
       alive: true,
@@ -338,6 +347,7 @@ export class Server {
     for (const c of this.connections) {
       const s = c.subscription;
       if (!s || !s.types.has(e.type) || (s.name !== undefined && s.name !== e.name)) continue;
+      if (e.type === 'log' && (!c.principal || !this.logAccess.visible(c.principal, e.name))) continue;
       // A subscriber that does not read must not grow the kernel's memory: past the backlog
       // bound its connection is closed with a clear code instead.
       if (c.ws.bufferedAmount > this.opts.maxEventBacklogBytes) {
@@ -381,6 +391,22 @@ export class Server {
     // One line per connection: an operator sees which client was cut off, and why.
     process.stderr.write(`substrate: closed a connection of ${conn.principal?.name ?? 'an unknown principal'} with ${CLOSE_SLOW_READER}: ${reason}\n`);
     setTimeout(() => conn.ws.terminate(), SLOW_READER_GRACE_MS).unref();
+  }
+
+  /** A revoked token keeps nothing open: each of its connections (and with it its subscription)
+   *  is closed with CLOSE_UNAUTHORIZED. After this tick, so that the reply to the tokens/revoke that
+   *  caused it still reaches a token revoking itself. */
+  private endRevoked(id: string): void {
+    for (const c of this.connections) {
+      if (c.principal?.id !== id) continue;
+      c.subscription = null;
+      c.principal = undefined;
+      setImmediate(() => {
+        if (c.ws.readyState !== WebSocket.OPEN) return;
+        c.ws.close(CLOSE_UNAUTHORIZED, 'the token was revoked');
+        setTimeout(() => c.ws.terminate(), SLOW_READER_GRACE_MS).unref();
+      });
+    }
   }
 
   /** A failure no request could be answered with: this connection ends, the kernel serves on. */
