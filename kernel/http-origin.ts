@@ -3,6 +3,7 @@
 // browsers only; one that is not allowed means a page of another site is calling (the MCP
 // specification requires 403 then). On a loopback bind, a `Host` that does not name the loopback
 // means DNS rebinding: a page whose own name resolves to 127.0.0.1 is calling as if same-origin.
+// Pages of allowed origins get the CORS headers that let them read the answers.
 
 import type { IncomingHttpHeaders } from 'node:http';
 import { isIP } from 'node:net';
@@ -11,6 +12,11 @@ import { fail, SubstrateError } from '../capabilities/errors.ts';
 
 /** Host names a loopback-bound kernel answers to (as `URL.hostname` writes them). */
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]'] as const;
+
+/** Request headers of the Streamable HTTP transport (and the token) a page may send. */
+const ALLOWED_REQUEST_HEADERS = 'authorization, content-type, accept, mcp-session-id, mcp-protocol-version, last-event-id';
+/** Response headers a page must be able to read: the session id above all. */
+const EXPOSED_HEADERS = 'mcp-session-id, mcp-protocol-version, www-authenticate';
 
 export interface OriginPolicyOptions {
   /** The address the server was asked to bind (`127.0.0.1`, `localhost`, `0.0.0.0`, a LAN IP…). */
@@ -101,6 +107,30 @@ export class OriginPolicy {
     if (normalized !== undefined && this.allowed.has(normalized)) return null;
     return refuse('origin', origin, `the origin ${JSON.stringify(origin)} is not allowed to call this kernel; an operator can allow it with \`substrate start --allow-origin ${normalized ?? '<origin>'}\` (or SUBSTRATE_ALLOWED_ORIGINS)`);
   }
+}
+
+/** What an allowed page needs to read the answers cross-origin (CORS): the request's `Origin`
+ *  echoed, and the MCP headers it must see. Nothing for a request without Origin. Call after
+ *  `check` accepted the request. */
+export function corsHeaders(headers: IncomingHttpHeaders): Record<string, string> {
+  const origin = headers.origin;
+  if (origin === undefined) return {};
+  return { 'access-control-allow-origin': origin, vary: 'Origin', 'access-control-expose-headers': EXPOSED_HEADERS };
+}
+
+/** A CORS preflight (OPTIONS with Access-Control-Request-Method), which carries no credentials and
+ *  is answered before authentication; its answer lets the page send the MCP request itself. */
+export function isPreflight(method: string | undefined, headers: IncomingHttpHeaders): boolean {
+  return method === 'OPTIONS' && headers.origin !== undefined && headers['access-control-request-method'] !== undefined;
+}
+
+export function preflightHeaders(headers: IncomingHttpHeaders): Record<string, string> {
+  return {
+    ...corsHeaders(headers),
+    'access-control-allow-methods': 'GET, POST, DELETE',
+    'access-control-allow-headers': ALLOWED_REQUEST_HEADERS,
+    'access-control-max-age': '600',
+  };
 }
 
 /** The JSON-RPC error body (no id) of a refusal, the same on `/mcp`, `/` and every route. */

@@ -13,7 +13,7 @@ import { MAX_MESSAGE_DEPTH, jsonValueDepth, textMayExceed, tooDeep } from '../ca
 import type { Principal } from '../capabilities/types.ts';
 import type { EventType, KernelEvent } from './api.ts';
 import { bearer, type Auth } from './auth.ts';
-import { OriginPolicy, normalizeOrigin, refusalBody } from './http-origin.ts';
+import { OriginPolicy, corsHeaders, isPreflight, normalizeOrigin, preflightHeaders, refusalBody } from './http-origin.ts';
 import { LogAccess } from './log-access.ts';
 import type { Rpc } from './rpc.ts';
 
@@ -191,6 +191,12 @@ export class Server {
       res.end(refusalBody(refused));
       return;
     }
+    if (isPreflight(req.method, req.headers)) {
+      res.writeHead(204, preflightHeaders(req.headers));
+      res.end();
+      return;
+    }
+    for (const [name, value] of Object.entries(corsHeaders(req.headers))) res.setHeader(name, value);
     const principal = this.auth.verify(bearer(req.headers.authorization));
     if (!principal) {
       res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' });

@@ -25,6 +25,7 @@ const INITIALIZE = JSON.stringify({
 
 interface Reply {
   status: number;
+  headers: http.IncomingHttpHeaders;
   body: string;
 }
 
@@ -36,7 +37,7 @@ function request(port: number, opts: { method?: string; path?: string; headers?:
       res.setEncoding('utf8');
       // An accepted initialize answers on an SSE stream that ends with the reply.
       res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
     });
     req.on('error', reject);
     req.end(opts.body);
@@ -124,6 +125,34 @@ describe('Origin and Host on a loopback kernel', () => {
     }
     // Allowed origins do not stand in for the token.
     expect((await initialize(port, undefined, { origin: 'http://localhost:5173' })).status).toBe(401);
+  });
+
+  it('answers the CORS preflight of an allowed page, and lets it read the answers and the session id', async () => {
+    const preflight = (origin: string) =>
+      request(port, {
+        method: 'OPTIONS',
+        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type, mcp-session-id' },
+      });
+    const ok = await preflight('http://localhost:5173');
+    expect(ok.status).toBe(204);
+    expect(ok.headers['access-control-allow-origin']).toBe('http://localhost:5173');
+    expect(ok.headers['access-control-allow-methods']).toBe('GET, POST, DELETE');
+    expect(String(ok.headers['access-control-allow-headers']).split(', ')).toEqual(expect.arrayContaining(['authorization', 'content-type', 'mcp-session-id', 'mcp-protocol-version']));
+    expectRefused(await preflight('http://evil.example.com'), 'origin');
+
+    const init = await initialize(port, token, { origin: 'http://localhost:5173' });
+    expect(init.status).toBe(200);
+    expect(init.headers['access-control-allow-origin']).toBe('http://localhost:5173');
+    expect(init.headers.vary).toContain('Origin');
+    expect(String(init.headers['access-control-expose-headers'])).toContain('mcp-session-id');
+    expect(init.headers['mcp-session-id']).toBeTruthy();
+    // A page with a bad token can read why.
+    const denied = await initialize(port, 'sbt_wrong', { origin: 'http://localhost:5173' });
+    expect(denied.status).toBe(401);
+    expect(denied.headers['access-control-allow-origin']).toBe('http://localhost:5173');
+    // Clients that are not browsers get no CORS headers at all.
+    const plain = await initialize(port, token);
+    expect(plain.headers['access-control-allow-origin']).toBeUndefined();
   });
 
   it('refuses a Host that does not name the loopback (DNS rebinding) with 403', async () => {
