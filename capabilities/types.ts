@@ -67,4 +67,6 @@ export const KERNEL_LIMITS = {
   maxConflictReruns: 5,
   /** Gate tests one version may declare (docs/decisions.md, "Limits"). */
   maxTestsPerVersion: 100,
+  /** Distinct state keys one transaction (a call tree, or a changeset's migrations) may write. */
+  maxTxnRows: 10_000,
 } as const;

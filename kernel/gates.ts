@@ -1,17 +1,40 @@
 // Gates: the tests a changeset must pass before it may commit. Each test runs in the sandbox
 // against the candidate graph (links computed from it) on throwaway state seeded from the test,
 // so a gate can neither see nor touch live state.
+//
+// Limits: all gates of one changeset share one time budget (each test also ends at its own
+// timeoutMs); tests not finished when it runs out fail with TIMEOUT naming gateTimeMs. Gates run
+// outside the kernel's commit lock (kernel.ts applyPrepared): a result is reused in a later round
+// when the test, its version and the versions it resolves to are the same (gateKey).
 
 import type { Json } from '../capabilities/types.ts';
 import type { Graph } from '../capabilities/graph.ts';
 import type { selectGateTests } from '../capabilities/changeset.ts';
 import { jsonEqual } from '../capabilities/equal.ts';
+import { fail } from '../capabilities/errors.ts';
 import type { SandboxPool } from '../sandbox/pool.ts';
 import type { StateMode } from '../sandbox/protocol.ts';
 import type { GateResult } from './api.ts';
 import type { ProgressFn } from './kernel.ts';
 
 type GateTest = ReturnType<typeof selectGateTests>[number];
+
+/** Wall-clock time all gate tests of one changeset may take together. */
+export const MAX_GATE_MS_PER_CHANGESET = 120_000;
+/** Times a changeset's gates are run again because another changeset committed meanwhile. */
+export const MAX_GATE_ROUNDS = 3;
+
+export interface GateRun {
+  results: GateResult[];
+  /** The budget ran out: some test was cut short or never started. */
+  overBudget: boolean;
+}
+
+/** What makes a gate result valid for a candidate graph: the test, its version, and the hashes
+ *  its call tree may resolve to. */
+export function gateKey(candidate: Graph, t: GateTest): string {
+  return `${t.hash}\u0000${t.test.name}\u0000${JSON.stringify(candidate.links(t.hash))}`;
+}
 
 export async function runGates(opts: {
   pool: SandboxPool;
@@ -22,26 +45,77 @@ export async function runGates(opts: {
   /** The changeset is only tried: its tests' logs say `dryRun`, not `gate`. */
   dryRun?: boolean;
   onProgress?: ProgressFn;
-}): Promise<GateResult[]> {
+  /** The test version's own timeoutMs. */
+  timeoutOf: (hash: string) => number;
+  /** The changeset's gate budget: everything left ends at `end` (epoch ms); `ms` is its size. */
+  budget: { end: number; ms: number };
+  /** Passed results of an earlier round, by gateKey: not run again. */
+  reuse?: Map<string, GateResult>;
+}): Promise<GateRun> {
   const { tests, onProgress } = opts;
+  const { end, ms } = opts.budget;
   const results: GateResult[] = new Array(tests.length);
+  let overBudget = false;
   let next = 0;
   let done = 0;
   const worker = async () => {
     while (next < tests.length) {
       const i = next++;
       const t = tests[i];
+      const reused = opts.reuse?.get(gateKey(opts.candidate, t));
+      if (reused) {
+        results[i] = reused;
+        done++;
+        continue;
+      }
       onProgress?.({ phase: 'gates', capability: t.name, version: t.version, test: t.test.name, done, total: tests.length });
-      results[i] = await runOne(opts.pool, opts.candidate, t, opts.generation, opts.dryRun === true);
+      const own = Date.now() + opts.timeoutOf(t.hash);
+      if (Date.now() >= end) {
+        overBudget = true;
+        results[i] = { capability: t.name, version: t.version, test: t.test.name, passed: false, durationMs: 0, error: budgetError(ms, 'was not run') };
+      } else {
+        results[i] = await runOne(opts.pool, opts.candidate, t, opts.generation, opts.dryRun === true, Math.min(own, end));
+        const e = results[i].error;
+        if (own > end && e?.type === 'TIMEOUT' && Date.now() >= end) {
+          overBudget = true;
+          results[i].error = budgetError(ms, 'did not finish');
+        }
+      }
       done++;
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency, tests.length)) }, worker));
   if (tests.length) onProgress?.({ phase: 'gates', done, total: tests.length });
-  return results;
+  return { results, overBudget };
 }
 
-async function runOne(pool: SandboxPool, candidate: Graph, t: GateTest, generation: number, dryRun: boolean): Promise<GateResult> {
+/** GATE_FAILED for the first failed result, naming the test, the expected and the actual value;
+ *  when the budget ran out, naming the limit (`limit: "gateTimeMs"`). */
+export function throwIfGatesFailed(results: GateResult[], overBudget: boolean, budgetMs: number): void {
+  const failed = results.filter((g) => !g.passed);
+  if (failed.length === 0) return;
+  const f = failed[0];
+  const detail = f.error ? `failed with ${f.error.type}: ${f.error.message}` : `expected ${JSON.stringify(f.expected)}, got ${JSON.stringify(f.actual)}`;
+  const limit = overBudget ? { limit: 'gateTimeMs', max: budgetMs } : {};
+  const why = overBudget ? ` (the changeset's gates ran out of their time limit, gateTimeMs ${budgetMs})` : '';
+  throw fail('GATE_FAILED', `gate failed: ${f.capability} ${f.version} test '${f.test}' ${detail}${why}`, {
+    capability: f.capability,
+    version: f.version,
+    test: f.test,
+    expected: f.expected,
+    actual: f.actual,
+    error: f.error,
+    failed: failed.length,
+    ...limit,
+    results: results as unknown as Json,
+  });
+}
+
+function budgetError(budgetMs: number, what: string): { type: string; message: string } {
+  return { type: 'TIMEOUT', message: `the test ${what} within the changeset's gate time limit (gateTimeMs ${budgetMs})` };
+}
+
+async function runOne(pool: SandboxPool, candidate: Graph, t: GateTest, generation: number, dryRun: boolean, deadline: number): Promise<GateResult> {
   const started = performance.now();
   const seed: Extract<StateMode, { mode: 'scratch' }>['seed'] = {};
   if (t.test.state) seed[t.name] = t.test.state;
@@ -54,6 +128,7 @@ async function runOne(pool: SandboxPool, candidate: Graph, t: GateTest, generati
     generation,
     links: candidate.links(t.hash),
     state: { mode: 'scratch', seed },
+    deadline,
     origin: { kind: dryRun ? 'dryRun' : 'gate', capability: t.name, version: t.version, test: t.test.name },
   });
   const durationMs = Math.round(performance.now() - started);

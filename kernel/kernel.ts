@@ -22,6 +22,7 @@ import { Store } from '../store/store.ts';
 import type { StoreApi } from '../store/types.ts';
 import { SandboxPool } from '../sandbox/pool.ts';
 import { checkManifestSchemas } from '../sandbox/schema-compiler.ts';
+import { checkTxnRows } from '../sandbox/transaction.ts';
 import type { Links, LogEntry, TxnRecord, VersionPayload } from '../sandbox/protocol.ts';
 import type {
   ApplyParams,
@@ -55,7 +56,7 @@ import type {
   StateListParams,
   StateListResult,
 } from './api.ts';
-import { gateKey, MAX_GATE_MS_PER_CHANGESET, MAX_GATE_ROUNDS, runGates } from './gates.ts';
+import { gateKey, MAX_GATE_MS_PER_CHANGESET, MAX_GATE_ROUNDS, runGates, throwIfGatesFailed } from './gates.ts';
 import { GrantRules, type Owner } from './grants.ts';
 import { KeyLocks, lockKey } from './key-locks.ts';
 import { KERNEL_VERSION } from './version.ts';
@@ -414,6 +415,7 @@ export class Kernel {
   }
 
   private commitTxn(txn: TxnRecord, holder: number): 'ok' | 'conflict' {
+    checkTxnRows(txn.writes.length);
     if (txn.writes.length === 0 && txn.reads.length <= 1 && txn.nsReads.length === 0) return 'ok'; // one read is trivially consistent
     if (this.locks.size > 0) {
       for (const [ns, key] of txn.writes) if (this.locks.lockedByOther(lockKey(ns, key), holder)) return 'conflict';
@@ -460,7 +462,7 @@ export class Kernel {
   }
 
   async rollback(principal: Principal, params: RollbackParams, onProgress?: ProgressFn): Promise<RollbackResult> {
-    return this.serialize(async () => {
+    {
       assertName(params.name);
       this.checkOwner(principal, params.name);
       const cur = this.graph.current(params.name);
@@ -475,16 +477,14 @@ export class Kernel {
       const planned: PlannedChange[] = [{ op: 'activate', name: params.name, version: target }];
       const res = await this.applyPrepared(principal, planned, [], false, onProgress, true);
       return { name: params.name, version: target, generation: res.generation };
-    });
+    }
   }
 
   async remove(principal: Principal, name: string): Promise<{ name: string; generation: number }> {
-    return this.serialize(async () => {
-      assertName(name);
-      this.checkOwner(principal, name);
-      const res = await this.applyPrepared(principal, [{ op: 'remove', name }], [], false, undefined);
-      return { name, generation: res.generation };
-    });
+    assertName(name);
+    this.checkOwner(principal, name);
+    const res = await this.applyPrepared(principal, [{ op: 'remove', name }], [], false, undefined);
+    return { name, generation: res.generation };
   }
 
   /** The version that was current before `current` became current, from the journal. */
@@ -610,7 +610,11 @@ export class Kernel {
     return undefined;
   }
 
-  /** Plans, gates, migrates and commits. Runs inside serialize(). */
+  /** Plans and gates outside the commit lock, then re-validates, migrates and commits under it
+   *  (serialize). When another changeset committed meanwhile, the plan is made again on the new
+   *  graph; gate results whose test and resolved versions are unchanged are reused (gates.ts
+   *  gateKey), the others run again outside the lock. So one changeset's long gates never hold up
+   *  another's commit (docs/upgrades.md, "Concurrent changesets"). */
   private async applyPrepared(
     principal: Principal,
     planned: PlannedChange[],
@@ -619,69 +623,110 @@ export class Kernel {
     onProgress: ProgressFn | undefined,
     rollback = false,
   ): Promise<ApplyResult> {
-    const before = this.graph;
-    const plan = planChangeset(before, planned);
-    const newVersions = prepared.filter((p) => !p.existing).map((p) => p.record);
-    for (const r of newVersions) this.pending.set(r.hash, r);
+    const fresh = prepared.filter((p) => !p.existing).map((p) => p.record);
+    for (const r of fresh) {
+      this.pending.set(r.hash, r);
+      this.pendingRefs.set(r.hash, (this.pendingRefs.get(r.hash) ?? 0) + 1);
+    }
+    const budget = { end: Date.now() + this.gateBudgetMs, ms: this.gateBudgetMs };
+    const reuse = new Map<string, GateResult>();
     try {
-      const summaries = this.summarize(before, plan, planned);
-      const noop = plan.setCurrent.length === 0 && newVersions.length === 0;
-      if (noop && !dryRun) {
-        return { generation: this.generation, dryRun: false, changes: summaries, touched: plan.touched, gates: [] };
-      }
-      const tests = selectGateTests(plan, (h) => this.manifestOf(h));
-      const gates = await runGates({
-        pool: this.pool,
-        candidate: plan.candidate,
-        tests,
-        generation: this.generation + 1,
-        concurrency: this.gateConcurrency,
-        dryRun,
-        onProgress,
-      });
-      const failed = gates.filter((g) => !g.passed);
-      if (dryRun) {
-        return { generation: this.generation, dryRun: true, changes: summaries, touched: plan.touched, gates };
-      }
-      if (failed.length > 0) {
-        const f = failed[0];
-        const detail = f.error ? `failed with ${f.error.type}: ${f.error.message}` : `expected ${JSON.stringify(f.expected)}, got ${JSON.stringify(f.actual)}`;
-        throw fail('GATE_FAILED', `gate failed: ${f.capability} ${f.version} test '${f.test}' ${detail}`, {
-          capability: f.capability,
-          version: f.version,
-          test: f.test,
-          expected: f.expected,
-          actual: f.actual,
-          error: f.error,
-          failed: failed.length,
-          results: gates as unknown as Json,
-        });
-      }
-      for (let attempt = 0; ; attempt++) {
-        const state = await this.runMigrations(before, plan, principal, onProgress);
-        onProgress?.({ phase: 'commit', done: 0, total: 1 });
-        const generation = this.store.commit({
-          principal,
-          newVersions,
-          setCurrent: plan.setCurrent,
-          bumpGeneration: plan.setCurrent.length > 0,
-          changes: summaries as unknown as Json,
-          gates: gates as unknown as Json,
-          state,
-        });
-        if (generation === 'conflict') {
-          if (attempt >= KERNEL_LIMITS.maxConflictReruns) {
-            throw fail('STATE_CONFLICT', 'migrations kept conflicting with concurrent invocations', { reruns: attempt });
-          }
-          continue;
+      for (let round = 0; ; round++) {
+        const gated = this.graph;
+        const plan0 = planChangeset(gated, planned);
+        const unstored0 = fresh.filter((r) => !this.store.getVersion(r.hash));
+        if (plan0.setCurrent.length === 0 && unstored0.length === 0 && !dryRun) {
+          return { generation: this.generation, dryRun: false, changes: this.summarize(gated, plan0, planned), touched: plan0.touched, gates: [] };
         }
-        this.install(before, plan, generation);
-        this.announce(principal, summaries, generation, rollback);
-        return { generation, dryRun: false, changes: summaries, touched: plan.touched, gates };
+        const tests0 = selectGateTests(plan0, (h) => this.manifestOf(h));
+        const run = await runGates({
+          pool: this.pool,
+          candidate: plan0.candidate,
+          tests: tests0,
+          generation: this.generation + 1,
+          concurrency: this.gateConcurrency,
+          dryRun,
+          onProgress,
+          timeoutOf: (h) => this.manifestOf(h).limits.timeoutMs,
+          budget,
+          reuse,
+        });
+        tests0.forEach((t, i) => run.results[i].passed && reuse.set(gateKey(plan0.candidate, t), run.results[i]));
+        if (dryRun) {
+          return { generation: this.generation, dryRun: true, changes: this.summarize(gated, plan0, planned), touched: plan0.touched, gates: run.results };
+        }
+        throwIfGatesFailed(run.results, run.overBudget, budget.ms);
+        const committed = await this.serialize(async (): Promise<ApplyResult | null> => {
+          const before = this.graph;
+          let plan = plan0;
+          let gates = run.results;
+          if (before !== gated) {
+            // Re-validate against the graph it would now produce: every gate it needs has passed.
+            plan = planChangeset(before, planned);
+            const tests = selectGateTests(plan, (h) => this.manifestOf(h));
+            const reused = tests.map((t) => reuse.get(gateKey(plan.candidate, t)));
+            if (reused.some((g) => g === undefined)) return null;
+            gates = reused as GateResult[];
+          }
+          const newVersions = this.recheckNew(principal, fresh);
+          if (plan.setCurrent.length === 0 && newVersions.length === 0) {
+            return { generation: this.generation, dryRun: false, changes: this.summarize(before, plan, planned), touched: plan.touched, gates };
+          }
+          const summaries = this.summarize(before, plan, planned);
+          for (let attempt = 0; ; attempt++) {
+            const state = await this.runMigrations(before, plan, principal, onProgress);
+            if (state) checkTxnRows(state.writes.length);
+            onProgress?.({ phase: 'commit', done: 0, total: 1 });
+            const generation = this.store.commit({
+              principal,
+              newVersions,
+              setCurrent: plan.setCurrent,
+              bumpGeneration: plan.setCurrent.length > 0,
+              changes: summaries as unknown as Json,
+              gates: gates as unknown as Json,
+              state,
+            });
+            if (generation === 'conflict') {
+              if (attempt >= KERNEL_LIMITS.maxConflictReruns) {
+                throw fail('STATE_CONFLICT', 'migrations kept conflicting with concurrent invocations', { reruns: attempt });
+              }
+              continue;
+            }
+            this.install(before, plan, generation);
+            this.announce(principal, summaries, generation, rollback);
+            return { generation, dryRun: false, changes: summaries, touched: plan.touched, gates };
+          }
+        });
+        if (committed) return committed;
+        if (round + 1 >= MAX_GATE_ROUNDS) {
+          throw fail('OVERLOADED', `the graph changed under this changeset ${MAX_GATE_ROUNDS} times while its gates ran; try again`, { limit: 'gateRounds', max: MAX_GATE_ROUNDS });
+        }
       }
     } finally {
-      for (const r of newVersions) this.pending.delete(r.hash);
+      for (const r of fresh) {
+        const n = (this.pendingRefs.get(r.hash) ?? 1) - 1;
+        if (n > 0) this.pendingRefs.set(r.hash, n);
+        else {
+          this.pendingRefs.delete(r.hash);
+          this.pending.delete(r.hash);
+        }
+      }
     }
+  }
+
+  /** Under the lock: the versions still to store, after what committed meanwhile (a first
+   *  registration of the name by someone else, the same name and version with other content). */
+  private recheckNew(principal: Principal, fresh: VersionRecord[]): VersionRecord[] {
+    const out: VersionRecord[] = [];
+    for (const r of fresh) {
+      this.checkOwner(principal, r.name);
+      const stored = this.store.findVersion(r.name, r.version);
+      if (stored && stored.hash !== r.hash) {
+        throw fail('VERSION_EXISTS', `${r.name} ${r.version} is already registered with different content; bump the version`, { name: r.name, version: r.version, hash: stored.hash });
+      }
+      if (!stored) out.push(r);
+    }
+    return out;
   }
 
   private summarize(before: Graph, plan: Plan, planned: PlannedChange[]): ChangeSummary[] {

@@ -77,6 +77,18 @@ export function checkValue(json: unknown): string {
   return json;
 }
 
+/** PAYLOAD_TOO_LARGE when a transaction writes more than KERNEL_LIMITS.maxTxnRows keys: checked
+ *  as the tree writes (Transaction.put) and again by the kernel before it commits. */
+export function checkTxnRows(rows: number): void {
+  if (rows > KERNEL_LIMITS.maxTxnRows) {
+    throw fail('PAYLOAD_TOO_LARGE', `the transaction writes more than ${KERNEL_LIMITS.maxTxnRows} state keys (the limit maxTxnRows); nothing was committed`, {
+      what: 'transaction rows',
+      limit: KERNEL_LIMITS.maxTxnRows,
+      rows,
+    });
+  }
+}
+
 /** One frame of buffered writes: the root call's, or a nested call's savepoint. */
 export class Savepoint {
   /** `ns \0 key` -> [ns, key, JSON text or null for a delete], in the order of last write. */
@@ -103,6 +115,8 @@ export class Transaction {
   private readonly reads = new Map<string, [string, string, number]>();
   private readonly nsReads = new Map<string, number>();
   private written = 0;
+  /** Every key this tree wrote, in any frame (a discarded nested call's count too). */
+  private readonly keys = new Set<string>();
 
   constructor(private readonly source: StateSource) {}
 
@@ -151,6 +165,10 @@ export class Transaction {
       });
     }
     const k = slot(ns, key);
+    if (!this.keys.has(k)) {
+      checkTxnRows(this.keys.size + 1);
+      this.keys.add(k);
+    }
     sp.writes.delete(k);
     sp.writes.set(k, [ns, key, value]);
   }
