@@ -361,5 +361,9 @@ export type MethodName = keyof Methods;
 export type ParamsOf<M extends MethodName> = Methods[M]['params'];
 export type ResultOf<M extends MethodName> = Methods[M]['result'];
 
+/** WebSocket close code of a connection whose token was revoked (or is refused): the client library
+ *  fails its calls with UNAUTHORIZED and does not reconnect. */
+export const CLOSE_UNAUTHORIZED = 4001;
+
 export const DEFAULT_PORT = 7070;
 export const DEFAULT_HOST = '127.0.0.1';

@@ -7,6 +7,7 @@
 
 import WebSocket from 'ws';
 import { isErrorType, RPC_CODES, type ErrorType } from '../capabilities/errors.ts';
+import { CLOSE_UNAUTHORIZED } from './api.ts';
 import type {
   KernelEvent,
   MethodName,
@@ -157,6 +158,8 @@ export class SubstrateClient {
   };
   private reconnectTimer: NodeJS.Timeout | null = null;
   private closedPromise: Promise<void> | null = null;
+  /** Set when the kernel closed the connection for a revoked token: what every later call gets. */
+  private refusal: RpcError | null = null;
 
   private constructor(url: string, opts: ConnectOptions) {
     this.url = normalizeUrl(url);
@@ -183,7 +186,7 @@ export class SubstrateClient {
   /** Calls one method. With `onProgress`, asks the kernel for `progress` notifications. */
   call<M extends MethodName>(method: M, params?: ParamsOf<M>, opts: CallOptions = {}): Promise<ResultOf<M>> {
     if (this.state === 'closed') {
-      return Promise.reject(new ConnectionError(this.url, 'ECLOSED', `the connection to ${this.url} is closed`));
+      return Promise.reject(this.refusal ?? new ConnectionError(this.url, 'ECLOSED', `the connection to ${this.url} is closed`));
     }
     const id = this.nextId++;
     let sentParams: unknown = params;
@@ -438,6 +441,18 @@ export class SubstrateClient {
     this.ws = null;
     if (this.state === 'closed') return;
     const info = { code, reason };
+    if (code === CLOSE_UNAUTHORIZED) {
+      // The token was revoked: the kernel answers nothing more of it and reconnecting cannot help.
+      // A call it was answering may still have completed; one sent after the revocation was not run.
+      this.refusal = new RpcError(RPC_CODES.SERVER_ERROR, `unauthorized: ${reason || 'the token was revoked'} (a call in flight may have completed first)`, {
+        type: 'UNAUTHORIZED',
+        closeCode: code,
+      });
+      this.state = 'closed';
+      this.failPending(this.refusal);
+      this.emit('close', info);
+      return;
+    }
     // Only calls already sent are lost: the kernel may have started them, so they are not resent.
     this.failPending(
       new ConnectionError(this.url, 'ECONNRESET', `the connection to ${this.url} dropped (${code}${reason ? ` ${reason}` : ''}) before the answer came`),

@@ -11,7 +11,7 @@ import { WebSocketServer, WebSocket, type RawData } from 'ws';
 import { RpcProtocolError, RPC_CODES, SubstrateError, asSubstrateError } from '../capabilities/errors.ts';
 import { MAX_MESSAGE_DEPTH, jsonValueDepth, textMayExceed, tooDeep } from '../capabilities/json-limits.ts';
 import type { Principal } from '../capabilities/types.ts';
-import type { EventType, KernelEvent } from './api.ts';
+import { CLOSE_UNAUTHORIZED, type EventType, type KernelEvent } from './api.ts';
 import { bearer, type Auth } from './auth.ts';
 import { OriginPolicy, corsHeaders, isPreflight, normalizeOrigin, preflightHeaders, refusalBody } from './http-origin.ts';
 import { LogAccess } from './log-access.ts';
@@ -44,7 +44,8 @@ export const CLOSE_SLOW_SUBSCRIBER = CLOSE_SLOW_READER;
 /** How long a connection closed for not reading gets to take the close frame before it is cut:
  *  nothing more is queued to it meanwhile, so this bounds time, not memory. */
 const SLOW_READER_GRACE_MS = 5000;
-export const CLOSE_UNAUTHORIZED = 4001;
+/** A revoked token's connections (defined beside the protocol's types: the client knows it too). */
+export { CLOSE_UNAUTHORIZED };
 
 type JsonRpcId = string | number | null;
 interface Response {

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { KernelEvent } from '../kernel/api.ts';
-import type { SubstrateClient } from '../kernel/client.ts';
+import { SubstrateClient } from '../kernel/client.ts';
 import { CLOSE_UNAUTHORIZED } from '../kernel/server.ts';
 import { cap, eventually, expectType, startTestKernel, type TestKernel } from './helpers.ts';
 
@@ -80,6 +80,20 @@ describe('revocation reaches what a token holds open', () => {
       }),
     );
     expect(status).toBe(401);
+  });
+
+  it('the client library reports the revocation as UNAUTHORIZED and does not reconnect', async () => {
+    const t = k.auth.create('client', 'reconnecting');
+    const c = await SubstrateClient.connect(k.url, { token: t.token, reconnect: { minMs: 10, retries: 1000 } });
+    let reconnects = 0;
+    c.on('disconnect', () => reconnects++);
+    const closed = new Promise<number>((resolve) => c.on('close', (info) => resolve(info.code)));
+    await c.call('kernel/info');
+    await op.call('tokens/revoke', { id: t.id });
+    expect(await closed).toBe(CLOSE_UNAUTHORIZED);
+    await expectType(c.call('kernel/info'), 'UNAUTHORIZED');
+    expect(reconnects).toBe(0);
+    await c.close();
   });
 
   it("a revoked token's MCP session ends with its SSE stream, and its next request is refused", async () => {
