@@ -136,7 +136,8 @@ function notify(callId, op, ns, a, b, requestId, w) {
     // Answered once the host has handled every message before it (one ordered queue), with the
     // refusal of the call's buffered writes if there is one: a call that only writes, awaiting
     // nothing but resolved promises, never takes the 'refuse' message from its queue.
-    const refusal = ReflectApply(refApplySync, host, [undefined, [callId, 'barrier'], IGNORED]);
+    let refusal;
+    try { refusal = ReflectApply(refApplySync, host, [undefined, [callId, 'barrier'], IGNORED]); } catch (e) { refusal = undefined; }
     if (typeof refusal === 'string' && callId !== 0) refusals[callId] = refusal;
   }
 }
@@ -146,24 +147,42 @@ function memoryError(what, limit) {
 let requestSeq = 0;
 let requests = { __proto__: null };
 let pendingRequests = 0;
+// Unanswered requests by call: a call that is over (it returned, or the host ended it at its
+// deadline) is never answered, and its requests must not count against the isolate's others.
+let pendingOf = { __proto__: null };
 // Every request carries the call's buffered writes (see ctx below), which the host applies first.
 function send(callId, op, ns, a, b) {
   if (refusals[callId] !== undefined) return rejected(typedError(refusals[callId]));
   if (pendingRequests >= MAX_REQUESTS) return rejected(memoryError('pending ctx requests', MAX_REQUESTS));
   pendingRequests++;
+  pendingOf[callId] = (pendingOf[callId] === undefined ? 0 : pendingOf[callId]) + 1;
   const id = ++requestSeq;
-  const p = new PromiseCtor(function (resolve, reject) { requests[id] = { __proto__: null, resolve: resolve, reject: reject }; });
+  const p = new PromiseCtor(function (resolve, reject) { requests[id] = { __proto__: null, resolve: resolve, reject: reject, callId: callId }; });
   notify(callId, op, ns, a, b, id, takeWrites(callId));
   return p;
 }
 function rejected(e) {
   return new PromiseCtor(function (resolve, reject) { reject(e); });
 }
+// Forgets what a call that is over left behind: its unanswered requests, writes and refusal.
+function endCall(callId) {
+  const n = pendingOf[callId];
+  delete pendingOf[callId];
+  if (n !== undefined && n > 0) {
+    for (const id in requests) {
+      if (requests[id].callId === callId) { delete requests[id]; pendingRequests--; }
+    }
+  }
+  delete writes[callId];
+  delete writeSize[callId];
+  delete refusals[callId];
+}
 function reply(id, r) {
   const w = requests[id];
   if (w === undefined) return;
   delete requests[id];
   pendingRequests--;
+  pendingOf[w.callId]--;
   let v;
   try { v = decode(r); } catch (e) { w.reject(e); return; }
   w.resolve(v);
@@ -291,6 +310,7 @@ function clearAll() {
   timerCount = 0;
   requests = { __proto__: null };
   pendingRequests = 0;
+  pendingOf = { __proto__: null };
   refusals = { __proto__: null };
   writes = { __proto__: null };
   writeSize = { __proto__: null };
@@ -481,7 +501,7 @@ async function run(callId, entry, inputJson, invocationJson) {
   }
   // A failed call's writes are discarded anyway; a successful one's reach the host first.
   const w = takeWrites(callId);
-  delete refusals[callId];
+  endCall(callId);
   notify(callId, 'done', '', result, undefined, 0, ReflectApply(strCharCodeAt, result, [0]) === 118 ? w : undefined);
 }
 function bind(ns, grantsJson) {
@@ -510,6 +530,7 @@ return function dispatch(op, a, b, c, d) {
   if (op === 'run') { run(a, b, c, d); return; }
   if (op === 'fire') return fire(a);
   if (op === 'refuse') { if (typeof b === 'string') refusals[a] = b; return; }
+  if (op === 'end') { endCall(a); return; }
   if (op === 'clear') return clearAll();
   if (op === 'bind') return bind(a, b);
   if (op === 'inspect') return inspect(a);

@@ -571,7 +571,10 @@ export class HostedIsolate implements WatchedIsolate {
       this.die('memory');
     } else if (isTimeoutError(msg)) {
       // A task ran out of time: the call it served (if any) is over; the isolate is probed.
-      if (this.calls.has(callId)) this.settle(callId, { ok: false, error: this.timeoutError().toWire() });
+      if (this.calls.has(callId)) {
+        this.settle(callId, { ok: false, error: this.timeoutError().toWire() });
+        if (!this.dead && this.calls.size > 0) this.send(['end', callId], PROBE_GRACE_MS, 0);
+      }
       this.probe();
     } else {
       // isolated-vm throws a promise rejection nobody handled into the task that left it.
@@ -584,6 +587,8 @@ export class HostedIsolate implements WatchedIsolate {
   private expire(id: number): void {
     if (!this.calls.has(id)) return;
     this.settle(id, { ok: false, error: this.timeoutError().toWire() });
+    // Its requests will never be answered: the isolate stops counting them.
+    if (!this.dead && this.calls.size > 0) this.send(['end', id], PROBE_GRACE_MS, 0);
     // The call is over for its caller; whatever it left running must not hold the isolate.
     this.probe();
   }
