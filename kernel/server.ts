@@ -28,6 +28,9 @@ export interface ServerOptions {
   /** Bytes queued to a connection (replies and events not yet written to its socket) past which
    *  it is closed with CLOSE_SLOW_READER (4008). */
   maxEventBacklogBytes?: number;
+  /** Characters of request text a connection may have in flight (being answered); past it the
+   *  kernel stops reading from the connection until some are answered. */
+  maxInFlightChars?: number;
   heartbeatMs?: number;
   /** How long shutdown waits for calls in flight. */
   drainMs?: number;
@@ -66,6 +69,8 @@ interface Connection {
   inFlight: number;
   /** Replies handed to the socket whose write has not completed (they count as in flight). */
   unwritten: number;
+  /** Characters of the messages being answered. */
+  inChars: number;
   alive: boolean;
   subscription: { types: Set<EventType>; name: string | undefined } | null;
 }
@@ -101,6 +106,7 @@ export class Server {
       maxMessageBytes: 4 * 1024 * 1024,
       maxInFlight: 256,
       maxEventBacklogBytes: 4 * 1024 * 1024,
+      maxInFlightChars: 4 * 1024 * 1024,
       heartbeatMs: 30_000,
       drainMs: 10_000,
       ...opts,
@@ -221,6 +227,7 @@ export class Server {
       epoch: this.auth.epoch,
       inFlight: 0,
       unwritten: 0,
+      inChars: 0,
       alive: true,
       subscription: null,
       subscribe: (types, name) => {
@@ -243,6 +250,8 @@ export class Server {
 
   private beat(): void {
     for (const c of this.connections) {
+      // Not read because the kernel paused it (maxInFlightChars): its pong may be waiting unread.
+      if (c.ws.isPaused) continue;
       if (!c.alive) {
         c.ws.terminate();
         continue;
@@ -252,7 +261,22 @@ export class Server {
     }
   }
 
+  /** What the requests in flight hold, parsed, is bounded through their text (parsed, 1 MiB of
+   *  `[{},{},…]` is some 20 MB): past maxInFlightChars the kernel stops reading the connection
+   *  (TCP backpressure: the client's sends wait in its own buffers) until enough is answered.
+   *  Refusing instead would still cost a parse of each refused message. */
   private async onMessage(conn: Connection, text: string): Promise<void> {
+    conn.inChars += text.length;
+    if (conn.inChars > this.opts.maxInFlightChars && !conn.ws.isPaused) conn.ws.pause();
+    try {
+      await this.answer(conn, text);
+    } finally {
+      conn.inChars -= text.length;
+      if (conn.ws.isPaused && conn.inChars <= this.opts.maxInFlightChars) conn.ws.resume();
+    }
+  }
+
+  private async answer(conn: Connection, text: string): Promise<void> {
     let msg: unknown;
     try {
       // JSON.parse is iterative (any depth is safe here); what runs after it is not, hence the
@@ -265,17 +289,18 @@ export class Server {
     // Only a message whose text may nest too deeply is walked, request by request, so that each
     // too-deep request is refused with its own id and the others in its batch still run.
     const deep = textMayExceed(text, MAX_MESSAGE_DEPTH);
+    const one = (m: unknown): Promise<Response | null> => (deep ? this.handleChecked(conn, m) : this.handle(conn, m));
     if (Array.isArray(msg)) {
       if (msg.length === 0) {
         this.send(conn, errorResponse(null, RPC_CODES.INVALID_REQUEST, 'invalid request: empty batch'));
         return;
       }
-      const replies = await Promise.all(msg.map((m) => (deep ? this.handleChecked(conn, m) : this.handle(conn, m))));
+      const replies = await Promise.all(msg.map(one));
       const out = replies.filter((r): r is Response => r !== null);
       if (out.length) this.send(conn, out);
       return;
     }
-    const reply = await (deep ? this.handleChecked(conn, msg) : this.handle(conn, msg));
+    const reply = await one(msg);
     if (reply) this.send(conn, reply);
   }
 

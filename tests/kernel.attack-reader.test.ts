@@ -19,6 +19,8 @@ const MiB = 1024 * 1024;
  *  less than this while one client floods it with requests for 256 KiB replies it never reads.
  *  Unbounded, the same attack queues 1 GiB of replies. */
 const RSS_BOUND = 192 * MiB;
+/** The documented bound for 64 requests of 1 MiB inputs that parse to ~20 MB each. */
+const HUGE_REQUESTS_RSS_BOUND = 768 * MiB;
 
 let kp: KernelProcess;
 let client: SubstrateClient;
@@ -32,9 +34,18 @@ beforeAll(async () => {
   client = await SubstrateClient.connect(kp.url, { token: kp.token });
   await client.call('capabilities/apply', {
     changes: [
-      { op: 'register', source: cap({ name: 'blob', body: "return 'x'.repeat(input.n);" }) },
+      { op: 'register', source: cap({ name: 'blob', limits: { memoryMb: 512 }, body: "return 'x'.repeat(input.n);" }) },
       { op: 'register', source: cap({ name: 'add', body: 'return input.a + input.b;' }) },
       { op: 'register', source: cap({ name: 'slow', body: 'await new Promise((r) => setTimeout(r, 500)); return 1;' }) },
+      // Reports the most calls it ever had in flight at once (its isolate stays warm between calls).
+      {
+        op: 'register',
+        source: cap({
+          name: 'hold',
+          limits: { memoryMb: 512 },
+          body: 'const g = globalThis; g.cur = (g.cur || 0) + 1; g.max = Math.max(g.max || 0, g.cur); await new Promise((r) => setTimeout(r, 300)); g.cur--; return g.max;',
+        }),
+      },
     ],
   });
 }, 120_000);
@@ -54,7 +65,7 @@ async function healthy(): Promise<void> {
   expect(kp.child.exitCode).toBeNull();
   const c = await SubstrateClient.connect(kp.url, { token: kp.token });
   try {
-    expect((await c.call('kernel/info')).capabilities).toBeGreaterThanOrEqual(3);
+    expect((await c.call('kernel/info')).capabilities).toBeGreaterThanOrEqual(4);
     expect((await c.call('capabilities/invoke', { name: 'add', input: { a: 40, b: 2 } })).output).toBe(42);
   } finally {
     c.close();
@@ -207,6 +218,34 @@ describe('a client that never reads', () => {
       await k.stop();
     }
   }, 120_000);
+});
+
+describe('a client that sends huge requests', () => {
+  it('holds at most maxInFlightChars of them: the kernel reads no further until some are answered, and its RSS stays bounded', async () => {
+    const pid = kp.pid;
+    const base = rssBytes(pid);
+    let peak = base;
+    const sampler = setInterval(() => (peak = Math.max(peak, rssBytes(pid))), 25);
+    // Just under the 1 MiB input limit, and the costliest shape to hold parsed (~20 MB each).
+    const input = `[${new Array(340_000).fill('{}').join(',')}]`;
+    const ws = new WebSocket(kp.url, { headers: { Authorization: `Bearer ${kp.token}` } });
+    await new Promise((r) => ws.once('open', r));
+    const replies: Array<{ result?: { output: unknown }; error?: { data: { type: string } } }> = [];
+    ws.on('message', (d) => replies.push(JSON.parse(d.toString())));
+    for (let i = 0; i < 64; i++) ws.send(`{"jsonrpc":"2.0","id":${i},"method":"capabilities/invoke","params":{"name":"hold","input":${input}}}`);
+    await eventually(() => expect(replies).toHaveLength(64), { timeoutMs: 150_000 });
+    clearInterval(sampler);
+    // Nothing refused: the kernel read them a few at a time. At most 4 Mi characters of requests
+    // were in flight, plus the one message that crossed the bound: 5 of these at once.
+    const most = replies.map((r) => r.result?.output);
+    expect(most.every((m) => typeof m === 'number')).toBe(true);
+    expect(Math.max(...(most as number[]))).toBeLessThanOrEqual(5);
+    // Unbounded, all 64 would be in flight at once: over 1.2 GiB of parsed inputs held live. What
+    // the RSS shows beyond the ~100 MB held is garbage awaiting V8's major GC.
+    expect(peak - base).toBeLessThan(HUGE_REQUESTS_RSS_BOUND);
+    ws.close();
+    await healthy();
+  }, 200_000);
 });
 
 describe('failures that must not stop the process', () => {
