@@ -718,8 +718,11 @@ export class Kernel {
    *  registration of the name by someone else, the same name and version with other content). */
   private recheckNew(principal: Principal, fresh: VersionRecord[]): VersionRecord[] {
     const out: VersionRecord[] = [];
+    const claims = new Map<string, Owner>();
     for (const r of fresh) {
       this.checkOwner(principal, r.name);
+      // A shared namespace claimed by a changeset that committed meanwhile now needs a grant.
+      this.grants.checkDeclaration(this.grants.ownerOf(r.name) ?? principal, r.manifest, claims);
       const stored = this.store.findVersion(r.name, r.version);
       if (stored && stored.hash !== r.hash) {
         throw fail('VERSION_EXISTS', `${r.name} ${r.version} is already registered with different content; bump the version`, { name: r.name, version: r.version, hash: stored.hash });

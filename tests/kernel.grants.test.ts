@@ -120,6 +120,28 @@ describe('namespace ownership and grants over WebSocket', () => {
     expect(g.target).toBe('g.later');
   });
 
+  it('two agents declaring the same new namespace at once: one owns it, the other is refused', async () => {
+    // Bob's gate is slow, so alice's registration can commit while it runs (gates run outside the
+    // commit lock): whichever commits first owns g.race, the other is refused under the lock.
+    const slow = cap({
+      name: 'bob.race',
+      shared: { 'g.race': 'rw' },
+      body: 'await new Promise((r) => setTimeout(r, 1500)); return 1;',
+      tests: [{ name: 'slow', input: null, expect: 1 }],
+    });
+    const results = await Promise.allSettled([
+      bob.call('capabilities/register', { source: slow }),
+      new Promise((r) => setTimeout(r, 300)).then(() => alice.call('capabilities/register', { source: writer('alice.race', 'g.race') })),
+    ]);
+    const ok = results.filter((r) => r.status === 'fulfilled');
+    const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(ok).toHaveLength(1);
+    expect(refused).toHaveLength(1);
+    expect((refused[0].reason as { type: string }).type).toBe('STATE_FORBIDDEN');
+    const owner = (await op.call('grants/list', {})).owners.find((o) => o.namespace === 'g.race');
+    expect(owner?.capability).toBe(results[0].status === 'fulfilled' ? 'bob.race' : 'alice.race');
+  });
+
   it('the kernel checks what the sandbox asks it to commit against the same grants', async () => {
     // A worker that ignored RunSpec.shared would send a transaction like this one: refused here.
     const { hash } = await bob.call('capabilities/describe', { name: 'bob.reader' });
