@@ -753,10 +753,11 @@ export class IsolateHost implements HostedOwner {
   private died = 0;
 
   private readonly sweeper: NodeJS.Timeout;
-  private readonly watchdog = new MemoryWatchdog(() => this.everyIsolate());
+  private readonly watchdog: MemoryWatchdog;
   private readonly watchTimer: NodeJS.Timeout;
 
-  constructor(private readonly opts: { maxIsolates: number }) {
+  constructor(private readonly opts: { maxIsolates: number; rssHeadroomMb?: number }) {
+    this.watchdog = new MemoryWatchdog(() => this.everyIsolate(), undefined, opts.rssHeadroomMb);
     this.sweeper = setInterval(() => {
       for (const h of [...this.live.values(), ...this.draining, ...this.inspected.values()]) h.sweepIdle();
     }, IDLE_SWEEP_MS);

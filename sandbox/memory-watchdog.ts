@@ -36,16 +36,21 @@ export class MemoryWatchdog {
   private settling = 0;
   kills = 0;
 
+  private readonly headroom: number;
+
+  /** `headroomMb`: WORKER_RSS_HEADROOM_MB unless the pool says otherwise (SandboxPoolOptions). */
   constructor(
     private readonly isolates: () => Iterable<WatchedIsolate>,
     private readonly rss: () => number = () => process.memoryUsage.rss(),
+    headroomMb: number = WORKER_RSS_HEADROOM_MB,
   ) {
     this.floor = this.rss();
+    this.headroom = headroomMb * MB;
   }
 
   /** The RSS the worker may have now. */
   allowance(): number {
-    let bytes = this.floor + WORKER_RSS_HEADROOM_MB * MB;
+    let bytes = this.floor + this.headroom;
     for (const h of this.isolates()) bytes += h.inFlight > 0 ? h.memoryMb * ISOLATE_RSS_FACTOR * MB : h.idleBytes;
     return bytes;
   }

@@ -32,6 +32,9 @@ export interface SandboxPoolOptions {
   maxRssMb?: number;
   /** Warm isolates per worker (LRU). Default 200. */
   maxIsolatesPerWorker?: number;
+  /** What a worker may hold beyond its RSS at start and its isolates' allowance before its memory
+   *  watchdog disposes the busy isolate that ran most. Default WORKER_RSS_HEADROOM_MB (256). */
+  workerRssHeadroomMb?: number;
   onLog?: (entries: LogEntry[]) => void;
   /** For the operator: `stderrTail` is the worker's raw stderr, which no caller ever sees. */
   onCrash?: (info: { pid: number; signal: string | null; code: number | null; calls: number; reason: string; stderrTail: string }) => void;
@@ -101,6 +104,7 @@ function workerEnv(opts: SandboxPoolOptions, nonce: string): NodeJS.ProcessEnv {
   env.SUBSTRATE_SANDBOX_DB = opts.dbPath ?? '';
   env.SUBSTRATE_SANDBOX_MAX_ISOLATES = String(opts.maxIsolatesPerWorker ?? 200);
   env.SUBSTRATE_SANDBOX_NONCE = nonce;
+  if (opts.workerRssHeadroomMb !== undefined) env.SUBSTRATE_SANDBOX_RSS_HEADROOM_MB = String(opts.workerRssHeadroomMb);
   return env;
 }
 

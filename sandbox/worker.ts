@@ -2,7 +2,8 @@
 // trees. It talks to the kernel only through the IPC channel (sandbox/protocol.ts, batched per tick)
 // and reads state through its own read-only SQLite connection. It never writes anything.
 //
-// Environment: SUBSTRATE_SANDBOX_DB (the SQLite file, empty for none), SUBSTRATE_SANDBOX_MAX_ISOLATES.
+// Environment: SUBSTRATE_SANDBOX_DB (the SQLite file, empty for none), SUBSTRATE_SANDBOX_MAX_ISOLATES,
+// SUBSTRATE_SANDBOX_RSS_HEADROOM_MB (sandbox/memory-watchdog.ts), SUBSTRATE_SANDBOX_NONCE (crash lines).
 
 import { asSubstrateError, fail } from '../capabilities/errors.ts';
 import { openReadOnlyState } from '../store/state.ts';
@@ -46,7 +47,8 @@ const out = new Outbox<FromWorker>((batch) => {
   }
 });
 const versions = new VersionCache((hash) => out.push({ t: 'need', hash }));
-const isolates = new IsolateHost({ maxIsolates });
+const headroom = process.env.SUBSTRATE_SANDBOX_RSS_HEADROOM_MB;
+const isolates = new IsolateHost({ maxIsolates, rssHeadroomMb: headroom ? Number(headroom) : undefined });
 const runner = new CallTreeRunner({
   isolates,
   versions,

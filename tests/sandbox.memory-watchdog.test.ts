@@ -1,10 +1,12 @@
 // The memory watchdog (sandbox/memory-watchdog.ts), the last line behind memoryMb, on isolates and
 // an RSS reading supplied by the test: no known capability escapes the other defences any more, so
 // its decisions are tried here directly (the attacks against real workers are in
-// tests/sandbox.memory-attacks.test.ts).
+// tests/sandbox.memory-attacks.test.ts), and its wiring in a real worker whose allowance is made
+// negative (workerRssHeadroomMb), so that any busy isolate is over it.
 
 import { describe, expect, it } from 'vitest';
 import { ISOLATE_RSS_FACTOR, MemoryWatchdog, WORKER_RSS_HEADROOM_MB, type WatchedIsolate } from '../sandbox/memory-watchdog.ts';
+import { ECHO, makePool, spec, Versions } from './sandbox.fixtures.ts';
 
 const MB = 1024 * 1024;
 
@@ -107,4 +109,27 @@ describe('the memory watchdog', () => {
     dog.tick();
     expect(a.killed).toBe(false);
   });
+});
+
+describe('the memory watchdog in a real worker', () => {
+  it('disposes a busy isolate over the allowance with MEMORY_LIMIT; the worker and the next call live on', async () => {
+    const versions = new Versions();
+    const { pool, crashes } = makePool(versions, { size: 1, workerRssHeadroomMb: -1_000_000 });
+    try {
+      await pool.start();
+      const pid = pool.stats().workers[0].pid;
+      const busy = versions.add('dog.busy', 'export default async () => { await new Promise((r) => setTimeout(r, 1500)); return "finished"; }', { timeoutMs: 5000 });
+      const r = await pool.run(spec(busy, null));
+      expect(r).toMatchObject({ ok: false, error: { type: 'MEMORY_LIMIT', data: { name: 'dog.busy', memoryMb: 64 } } });
+      // What stays resident after the kill is the new floor: the next calls run.
+      await new Promise((res) => setTimeout(res, 500));
+      const echo = versions.add('dog.echo', ECHO);
+      expect(await pool.run(spec(echo, { still: 'here' }))).toMatchObject({ ok: true, output: { still: 'here' } });
+      expect(await pool.run(spec(busy, null))).toMatchObject({ ok: true, output: 'finished' });
+      expect(pool.stats().workers[0].pid).toBe(pid);
+      expect(crashes).toEqual([]);
+    } finally {
+      await pool.close();
+    }
+  }, 60_000);
 });
