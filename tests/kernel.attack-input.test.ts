@@ -4,8 +4,11 @@
 // `kernel/info` answers, another capability returns correct results, and the kernel's last-resort
 // guard (kernel/process-guard.ts) never had to catch anything.
 
+import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -268,6 +271,65 @@ describe('MCP over HTTP', () => {
     }
     const ok = await s.post('{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"add","arguments":{"a":2,"b":3}}}');
     expect(ok.body.result.content[0].text).toBe('5');
+    // Over the body limit, inside a session (the SDK's transport reads it) and without one (ours).
+    const big = await s.post(`{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"echo","arguments":{"input":"${'x'.repeat(5 * 1024 * 1024)}"}}}`);
+    expect(big.status).toBe(413);
+    const bigInit = await fetch(`${kp.url.replace('ws://', 'http://')}mcp`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${kp.token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: 'x'.repeat(5 * 1024 * 1024),
+    });
+    expect(bigInit.status).toBe(413);
+    await bigInit.text();
+    // A deep initialize (no session yet: the endpoint parses this body itself).
+    const init = await fetch(`${kp.url.replace('ws://', 'http://')}mcp`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${kp.token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{"experimental":{"x":${arrays(1e6)}}},"clientInfo":{"name":"a","version":"1"}}}`,
+    });
+    expect(init.status).toBeLessThan(500);
+    await init.text();
+    await healthy();
+  }, 120_000);
+});
+
+describe('MCP over stdio (substrate mcp)', () => {
+  it('refuses tool arguments of 1e5 and 1e6 levels and keeps serving', async () => {
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    const child = spawn(process.execPath, ['--no-node-snapshot', path.join(root, 'cli/substrate.js'), 'mcp', '--url', kp.url, '--token', kp.token], {
+      cwd: root,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let childErr = '';
+    child.stderr!.on('data', (d) => (childErr += d));
+    const lines = createInterface({ input: child.stdout! });
+    const waiting = new Map<number, (m: any) => void>();
+    lines.on('line', (l) => {
+      const m = JSON.parse(l);
+      if (typeof m.id === 'number') waiting.get(m.id)?.(m);
+    });
+    const rpc = (id: number, text: string) =>
+      new Promise<any>((resolve) => {
+        waiting.set(id, resolve);
+        child.stdin!.write(text + '\n');
+      });
+    try {
+      const init = await rpc(0, JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'attack', version: '1' } } }));
+      expect(init.result.serverInfo.name).toBe('substrate');
+      child.stdin!.write('{"jsonrpc":"2.0","method":"notifications/initialized"}\n');
+      let id = 1;
+      for (const deep of [arrays(1e5), arrays(1e6), objects(1e5)]) {
+        const r = await rpc(id, `{"jsonrpc":"2.0","id":${id++},"method":"tools/call","params":{"name":"echo","arguments":{"input":${deep}}}}`);
+        expect(r.result.isError).toBe(true);
+        expect(r.result._meta['substrate/error']).toMatchObject({ type: 'PAYLOAD_TOO_LARGE', data: { limitKind: 'depth' } });
+      }
+      const ok = await rpc(id, `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"add","arguments":{"a":2,"b":3}}}`);
+      expect(ok.result.content[0].text).toBe('5');
+      expect(child.exitCode).toBeNull();
+      expect(childErr).not.toMatch(/RangeError|unexpected failure/);
+    } finally {
+      child.kill();
+    }
     await healthy();
   }, 120_000);
 });
