@@ -16,7 +16,7 @@ import { MAX_JSON_DEPTH, MAX_MESSAGE_DEPTH } from '../capabilities/json-limits.t
 import type { Json } from '../capabilities/types.ts';
 import { SubstrateClient } from '../kernel/client.ts';
 import { spawnKernel, type KernelProcess } from './kernel-process.ts';
-import { cap, expectType, tmpDir } from './helpers.ts';
+import { cap, expectType, startTestKernel, tmpDir } from './helpers.ts';
 
 let kp: KernelProcess;
 let client: SubstrateClient;
@@ -332,4 +332,20 @@ describe('MCP over stdio (substrate mcp)', () => {
     }
     await healthy();
   }, 120_000);
+});
+
+describe('a caller of the Kernel API in the same process', () => {
+  it('an input too deep to serialize for the worker fails that call alone (the IPC outbox resends the rest)', async () => {
+    const k = await startTestKernel();
+    try {
+      await k.kernel.register({ id: 'local', name: 'local', role: 'operator' }, { source: cap({ name: 'echo', body: 'return input;' }) });
+      // Sent in the same tick, so that both share one IPC frame.
+      const [deep, fine] = await Promise.allSettled([k.kernel.invoke({ name: 'echo', input: nested(1e5) }), k.kernel.invoke({ name: 'echo', input: { ok: 1 } })]);
+      expect(deep.status).toBe('rejected');
+      expect((deep as PromiseRejectedResult).reason).toMatchObject({ type: 'PAYLOAD_TOO_LARGE', data: { what: 'input', limitKind: 'depth', limit: MAX_JSON_DEPTH } });
+      expect(fine.status === 'fulfilled' && fine.value.output).toEqual({ ok: 1 });
+    } finally {
+      await k.stop();
+    }
+  }, 60_000);
 });
