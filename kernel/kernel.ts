@@ -623,7 +623,8 @@ export class Kernel {
     onProgress: ProgressFn | undefined,
     rollback = false,
   ): Promise<ApplyResult> {
-    const fresh = prepared.filter((p) => !p.existing).map((p) => p.record);
+    // Not stored yet (another changeset in flight may have prepared the same version: each holds it).
+    const fresh = [...new Map(prepared.filter((p) => !this.store.getVersion(p.record.hash)).map((p) => [p.record.hash, p.record])).values()];
     for (const r of fresh) {
       this.pending.set(r.hash, r);
       this.pendingRefs.set(r.hash, (this.pendingRefs.get(r.hash) ?? 0) + 1);
