@@ -3,8 +3,9 @@
 // sandbox/memory-guards.ts and sandbox/bridge.ts), the worker's resident memory is sampled every
 // WATCHDOG_INTERVAL_MS and compared with what its isolates may use: a busy isolate ISOLATE_RSS_FACTOR
 // times its memoryMb (isolated-vm documents that a determined attacker can use 2-3 times the limit
-// before it acts), an idle one what it held when it went idle, plus WORKER_RSS_HEADROOM_MB for the
-// worker's own buffers (transactions, answers, logs) over its resident size at start. Over that,
+// before it acts) and its memoryMb once more per call in flight, an idle one what it held when it
+// went idle, plus WORKER_RSS_HEADROOM_MB for the worker's own buffers (transactions, answers, logs)
+// over its resident size at start. Over that,
 // the busy isolate that ran the most since the last sample is disposed, its calls failing with
 // MEMORY_LIMIT; one per sample, so the next sample sees the effect.
 
@@ -51,7 +52,9 @@ export class MemoryWatchdog {
   /** The RSS the worker may have now. */
   allowance(): number {
     let bytes = this.floor + this.headroom;
-    for (const h of this.isolates()) bytes += h.inFlight > 0 ? h.memoryMb * ISOLATE_RSS_FACTOR * MB : h.idleBytes;
+    // A call in flight may hold its memoryMb again outside its isolate: its schema validator's
+    // isolate (sandbox/schema-isolates.ts, same limit) and the host's copies of its input and output.
+    for (const h of this.isolates()) bytes += h.inFlight > 0 ? h.memoryMb * (ISOLATE_RSS_FACTOR + h.inFlight) * MB : h.idleBytes;
     return bytes;
   }
 

@@ -35,12 +35,12 @@ function setup() {
 }
 
 describe('the memory watchdog', () => {
-  it('allows the RSS at start, the headroom, busy isolates 3 x memoryMb and idle ones their size', () => {
+  it('allows the RSS at start, the headroom, busy isolates 3 x memoryMb and memoryMb per call, idle ones their size', () => {
     const { dog, isolates } = setup();
     const busy = new Isolate(64, 10 * MB);
-    busy.inFlight = 1;
+    busy.inFlight = 2;
     isolates.push(busy, new Isolate(128, 20 * MB));
-    expect(dog.allowance()).toBe(100 * MB + WORKER_RSS_HEADROOM_MB * MB + ISOLATE_RSS_FACTOR * 64 * MB + 20 * MB);
+    expect(dog.allowance()).toBe(100 * MB + WORKER_RSS_HEADROOM_MB * MB + (ISOLATE_RSS_FACTOR + 2) * 64 * MB + 20 * MB);
   });
 
   it('does nothing within the allowance', () => {
@@ -94,7 +94,7 @@ describe('the memory watchdog', () => {
     }
     expect(innocent.killed).toBe(false);
     // It is the new floor: growth beyond it is caught again.
-    setRss(2000 * MB + (WORKER_RSS_HEADROOM_MB + ISOLATE_RSS_FACTOR * 64 + 1) * MB);
+    setRss(2000 * MB + (WORKER_RSS_HEADROOM_MB + (ISOLATE_RSS_FACTOR + 1) * 64 + 1) * MB);
     innocent.cpu += 10n ** 7n;
     dog.tick();
     expect(innocent.killed).toBe(true);
