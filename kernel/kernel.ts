@@ -21,7 +21,7 @@ import { assertName } from '../capabilities/names.ts';
 import { Store } from '../store/store.ts';
 import type { StoreApi } from '../store/types.ts';
 import { SandboxPool } from '../sandbox/pool.ts';
-import { checkManifestSchemas } from '../sandbox/schema-compiler.ts';
+import { checkManifestSchemas, warmSchemaCompiler } from '../sandbox/schema-compiler.ts';
 import { checkTxnRows } from '../sandbox/transaction.ts';
 import type { Links, LogEntry, TxnRecord, VersionPayload } from '../sandbox/protocol.ts';
 import type {
@@ -149,6 +149,7 @@ export class Kernel {
       onCrash: (c) => process.stderr.write(`substrate: sandbox worker ${c.pid} died (${c.reason}); the end of its stderr:\n${c.stderrTail.slice(-2048)}\n`),
     });
     kernel = new Kernel(store, pool, dataDir, opts);
+    warmSchemaCompiler();
     try {
       await pool.start();
     } catch (e) {

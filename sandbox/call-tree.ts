@@ -13,7 +13,7 @@ import type { Json } from '../capabilities/types.ts';
 import { answer } from './bridge.ts';
 import type { CallBinding, CallOutcome, Invocation, IsolateHost, LogLevel } from './isolate-host.ts';
 import type { LogEntry, RunResult, RunSpec, VersionPayload } from './protocol.ts';
-import { compileSchemaCode } from './schema-compiler.ts';
+import { compileSchemaCode, warmSchemaCompiler } from './schema-compiler.ts';
 import { SchemaIsolates } from './schema-isolates.ts';
 import { checkKey, checkValue, seedSource, Transaction } from './transaction.ts';
 import type { Savepoint, StateSource } from './transaction.ts';
@@ -64,7 +64,9 @@ export class CallTreeRunner {
   private readonly validators = new Map<string, Promise<Validators>>();
   private readonly schemaIsolates = new SchemaIsolates();
 
-  constructor(private readonly deps: CallTreeDeps) {}
+  constructor(private readonly deps: CallTreeDeps) {
+    warmSchemaCompiler();
+  }
 
   async run(spec: RunSpec): Promise<RunResult> {
     const started = performance.now();
