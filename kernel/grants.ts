@@ -86,13 +86,13 @@ export class GrantRules {
    *  earlier changes of the same changeset will claim. Throws STATE_FORBIDDEN naming the grant. */
   checkDeclaration(owner: Owner, manifest: Manifest, claims: Map<string, Owner>): void {
     for (const [ns, want] of Object.entries(manifest.state.shared)) {
-      if (owner.role === 'operator') continue;
       const stored = this.store.namespaceOwner(ns);
       const nsOwner: Owner | undefined = stored ? { id: stored.ownerId, name: stored.ownerName, role: undefined } : claims.get(ns);
       if (!nsOwner) {
         claims.set(ns, owner);
         continue;
       }
+      if (owner.role === 'operator') continue;
       const held = this.held(owner, ns, nsOwner.id);
       if (held === 'rw' || held === want) continue;
       const grant = { principal: owner.id, kind: 'namespace', target: ns, mode: want } as const;
