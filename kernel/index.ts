@@ -2,7 +2,8 @@
 // (and MCP, when available), makes sure an operator token exists, and writes <data>/kernel.json so a
 // local CLI finds it. Also the package's public entry point.
 
-import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { writeFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import type { Principal } from '../capabilities/types.ts';
 import { Kernel, type KernelOptions } from './kernel.ts';
@@ -13,6 +14,9 @@ import { DEFAULT_HOST, DEFAULT_PORT } from './api.ts';
 import { registerExamples } from './examples.ts';
 import { createMcpEndpoint } from './mcp.ts';
 import { normalizeOrigin } from './http-origin.ts';
+import { DATA_FILE_MODE, assertDataDirFree, lockDataDir } from './data-dir.ts';
+import { answerHealth } from './health.ts';
+import { StartError } from './start-error.ts';
 
 export interface StartOptions extends Omit<KernelOptions, 'dataDir'>, Partial<Omit<ServerOptions, 'host' | 'port' | 'routes'>> {
   dataDir: string;
@@ -43,11 +47,40 @@ export async function startKernel(opts: StartOptions): Promise<RunningKernel> {
   const dataDir = path.resolve(opts.dataDir);
   // A malformed allowed origin is refused before anything is opened (the Server checks it too).
   for (const o of opts.allowedOrigins ?? []) normalizeOrigin(o);
-  mkdirSync(dataDir, { recursive: true });
-  const kernel = await Kernel.open({ ...opts, dataDir });
-  const auth = new Auth(kernel.store);
-  const rpc = new Rpc(kernel, auth);
-  const { token, file } = auth.ensureOperatorToken(dataDir);
+  // The order makes every refusal leave no trace: a directory held by another kernel is refused
+  // before the port is bound (and without touching it), a busy port before anything is created in
+  // the directory, and the store is opened only once this process holds the directory's lock.
+  assertDataDirFree(dataDir);
+  const host = opts.host ?? DEFAULT_HOST;
+  const port = opts.port ?? DEFAULT_PORT;
+  const httpServer = await bindHttp(host, port);
+  let serving = false;
+  const starting = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    if (answerHealth(new URL(req.url ?? '/', 'http://x').pathname, req, res, () => false)) return;
+    res.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '1' });
+    res.end('the kernel is starting\n');
+  };
+  httpServer.on('request', starting);
+  let lock: ReturnType<typeof lockDataDir> | undefined;
+  let kernel: Kernel | undefined;
+  let auth: Auth;
+  let rpc: Rpc;
+  let token: string;
+  let file: string;
+  try {
+    lock = lockDataDir(dataDir);
+    kernel = await Kernel.open({ ...opts, dataDir });
+    auth = new Auth(kernel.store);
+    rpc = new Rpc(kernel, auth);
+    ({ token, file } = auth.ensureOperatorToken(dataDir));
+  } catch (e) {
+    await kernel?.close();
+    lock?.release();
+    await new Promise<void>((r) => httpServer.close(() => r()));
+    throw e;
+  }
+  const dirLock = lock;
+  const openKernel = kernel;
   const routes = new Map<string, (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, principal: Principal) => void | Promise<void>>();
   let closeMcp: (() => Promise<void>) | undefined;
   if (opts.mcp !== false) {
@@ -55,19 +88,17 @@ export async function startKernel(opts: StartOptions): Promise<RunningKernel> {
     routes.set('/mcp', (req, res, principal) => endpoint.handle(req, res, principal));
     closeMcp = () => endpoint.close();
   }
-  const server = new Server(rpc, auth, { ...opts, host: opts.host ?? DEFAULT_HOST, port: opts.port ?? DEFAULT_PORT, routes });
-  let addr: { host: string; port: number; url: string };
-  try {
-    addr = await server.listen();
-  } catch (e) {
-    await kernel.close();
-    throw e;
-  }
+  // Ready while the store is open and the pool has a worker that can take a call.
+  const ready = (): boolean => serving && openKernel.pool.stats().workers.some((w) => w.ready && !w.retiring);
+  httpServer.off('request', starting);
+  const server = new Server(rpc, auth, { ...opts, host, port, routes, httpServer, ready });
+  const addr = await server.listen();
   if (opts.example && kernel.info().capabilities === 0) {
     await registerExamples(kernel);
   }
   const stateFile = path.join(dataDir, 'kernel.json');
-  writeFileSync(stateFile, JSON.stringify({ url: addr.url, pid: process.pid, startedAt: new Date().toISOString() }) + '\n');
+  writeFileSync(stateFile, JSON.stringify({ url: addr.url, pid: process.pid, startedAt: new Date().toISOString() }) + '\n', { mode: DATA_FILE_MODE });
+  serving = true;
   let closing: Promise<void> | undefined;
   return {
     ...addr,
@@ -80,15 +111,42 @@ export async function startKernel(opts: StartOptions): Promise<RunningKernel> {
     connections: () => server.connectionCount(),
     close: () =>
       (closing ??= (async () => {
+        serving = false;
         await server.close();
         await closeMcp?.();
-        await kernel.close();
+        await openKernel.close();
         rmSync(stateFile, { force: true });
+        dirLock.release();
       })()),
   };
 }
 
+/** Binds the port before anything else exists, so that a taken port is refused with nothing made. */
+async function bindHttp(host: string, port: number): Promise<http.Server> {
+  const server = http.createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') {
+      throw new StartError('PORT_IN_USE', `port ${port} on ${host} is already in use (another kernel or program listens there). Start with --port <n>, or --port 0 for any free port.`, { host, port });
+    }
+    if (code === 'EACCES') {
+      throw new StartError('PORT_IN_USE', `port ${port} on ${host} may not be bound by this user. Start with --port <n> above 1023, or --port 0 for any free port.`, { host, port });
+    }
+    throw e;
+  }
+  return server;
+}
+
 export { Kernel } from './kernel.ts';
+export { StartError } from './start-error.ts';
 export { SubstrateClient, RpcError } from './client.ts';
 export type * from './api.ts';
 export { SubstrateError } from '../capabilities/errors.ts';

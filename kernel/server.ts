@@ -15,6 +15,7 @@ import { CLOSE_UNAUTHORIZED, type EventType, type KernelEvent } from './api.ts';
 import { bearer, type Auth } from './auth.ts';
 import { OriginPolicy, corsHeaders, isPreflight, normalizeOrigin, preflightHeaders, refusalBody } from './http-origin.ts';
 import { LogAccess } from './log-access.ts';
+import { answerHealth } from './health.ts';
 import type { Rpc } from './rpc.ts';
 
 export interface ServerOptions {
@@ -38,6 +39,11 @@ export interface ServerOptions {
   routes?: Map<string, (req: http.IncomingMessage, res: http.ServerResponse, principal: Principal) => void | Promise<void>>;
   /** Browser origins allowed beyond the kernel's own (see http-origin.ts). */
   allowedOrigins?: readonly string[];
+  /** An HTTP server already listening (startKernel binds the port before it opens the store, so a
+   *  busy port creates nothing); made and bound by listen() when absent. */
+  httpServer?: http.Server;
+  /** GET /readyz answers 200 while this says true (kernel/health.ts); default: while not closing. */
+  ready?: () => boolean;
 }
 
 /** A connection that does not read what it is sent: its queued bytes passed maxEventBacklogBytes,
@@ -79,7 +85,7 @@ export class Server {
   private readonly http: http.Server;
   private readonly wss: WebSocketServer;
   private readonly connections = new Set<Connection>();
-  private readonly opts: Required<Omit<ServerOptions, 'routes' | 'allowedOrigins'>> & Pick<ServerOptions, 'routes'>;
+  private readonly opts: Required<Omit<ServerOptions, 'routes' | 'allowedOrigins' | 'httpServer' | 'ready'>> & Pick<ServerOptions, 'routes'>;
   /** Origins allowed beyond the kernel's own, checked when the server is made. */
   private readonly allowedOrigins: string[];
   /** Set once listening, when the port (part of the kernel's own origins) is known. */
@@ -88,6 +94,7 @@ export class Server {
   private closing = false;
   private readonly offRevoke: () => void;
   private readonly logAccess: LogAccess;
+  private readonly ready: () => boolean;
   // Emitted synchronously by the kernel after a commit: a throw here would fail a call that committed.
   private readonly onEvent = (e: KernelEvent) => {
     try {
@@ -113,7 +120,9 @@ export class Server {
     };
     this.allowedOrigins = (opts.allowedOrigins ?? []).map(normalizeOrigin);
     this.logAccess = new LogAccess(rpc.kernel.grants);
-    this.http = http.createServer((req, res) =>
+    this.ready = opts.ready ?? (() => true);
+    this.http = opts.httpServer ?? http.createServer();
+    this.http.on('request', (req: http.IncomingMessage, res: http.ServerResponse) =>
       this.onHttp(req, res).catch((e: unknown) => {
         warn('an HTTP request failed unexpectedly', e);
         res.destroy();
@@ -146,10 +155,12 @@ export class Server {
   }
 
   async listen(): Promise<{ host: string; port: number; url: string }> {
-    await new Promise<void>((resolve, reject) => {
-      this.http.once('error', reject);
-      this.http.listen(this.opts.port, this.opts.host, () => resolve());
-    });
+    if (!this.http.listening) {
+      await new Promise<void>((resolve, reject) => {
+        this.http.once('error', reject);
+        this.http.listen(this.opts.port, this.opts.host, () => resolve());
+      });
+    }
     const addr = this.http.address() as AddressInfo;
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
     this.origins = new OriginPolicy({ bindHost: this.opts.host, port: addr.port, allowedOrigins: this.allowedOrigins });
@@ -185,6 +196,7 @@ export class Server {
 
   private async onHttp(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const pathname = pathOf(req.url);
+    if (answerHealth(pathname, req, res, () => !this.closing && this.ready())) return;
     const route = this.opts.routes?.get(pathname);
     if (!route) {
       res.writeHead(pathname === '/' ? 426 : 404, { 'content-type': 'text/plain' });

@@ -9,7 +9,10 @@ export type Db = Database.Database;
 
 /** The kernel's connection. Creates the parent directory and the file when missing. */
 export function openWritable(file: string): Db {
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
+  // Made 0600 before SQLite opens it: SQLite gives the -wal and -shm files it creates the mode of
+  // the database file, so the whole store stays readable by its user only.
+  fs.closeSync(fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600));
   const db = new Database(file);
   try {
     // WAL lets the workers' read-only connections read while the kernel writes (readers never block
