@@ -11,6 +11,7 @@ import type { EventType, MethodName, ProgressEvent, SubscribeResult } from './ap
 import type { Kernel } from './kernel.ts';
 import type { Auth } from './auth.ts';
 import { LogAccess } from './log-access.ts';
+import { isStorageFull, storageFullError } from '../store/storage-errors.ts';
 
 export interface CallContext {
   principal: Principal;
@@ -151,7 +152,11 @@ export class Rpc {
         issues: parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
       });
     }
-    return spec.run(this.kernel, ctx, parsed.data as never, this.auth);
+    try {
+      return await spec.run(this.kernel, ctx, parsed.data as never, this.auth);
+    } catch (e) {
+      throw isStorageFull(e) ? storageFullError(this.kernel.dataDir) : e;
+    }
   }
 }
 
