@@ -7,6 +7,7 @@ import { ConnectionError, RpcError } from '../kernel/client.ts';
 import type { GateResult } from '../kernel/api.ts';
 import { compactJson, plain, type Style } from './format.ts';
 import { describeSource, type Target } from './target.ts';
+import { StartError } from '../kernel/start-error.ts';
 
 /** Bad usage: exit code 2 and a pointer to the command's help. */
 export class UsageError extends Error {
@@ -36,7 +37,9 @@ const RPC_CODE_NAMES: Record<number, string> = {
 };
 
 export function rpcTypeName(e: RpcError): string {
-  return e.type ?? RPC_CODE_NAMES[e.code] ?? `RPC_ERROR_${e.code}`;
+  // An internal error may still say which (STORAGE_FULL: the disk of the data directory is full).
+  const detail = e.code === -32603 && e.data && typeof e.data === 'object' ? (e.data as { type?: unknown }).type : undefined;
+  return e.type ?? (typeof detail === 'string' && /^[A-Z_]+$/.test(detail) ? detail : undefined) ?? RPC_CODE_NAMES[e.code] ?? `RPC_ERROR_${e.code}`;
 }
 
 /** `missing argument <name>. See 'substrate invoke --help'.` */
@@ -115,6 +118,13 @@ const HINTS: Partial<Record<string, string>> = {
   NOT_FOUND: "'substrate ls' lists the capabilities.",
 };
 
+/** A NOT_FOUND about a token or a grant points at their own listing, not at the capabilities. */
+function notFoundHint(message: string): string | undefined {
+  if (/^no token /.test(message)) return "'substrate token ls' lists the tokens.";
+  if (/^no grant /.test(message)) return "'substrate grant ls' lists the grants.";
+  return HINTS.NOT_FOUND;
+}
+
 export function describeError(err: unknown, target: Target | undefined, style: Style = plain): ErrorReport {
   if (err instanceof UsageError) {
     return {
@@ -136,8 +146,14 @@ export function describeError(err: unknown, target: Target | undefined, style: S
       lines.push(
         src.kind === 'file'
           ? '  Is this the data directory of the kernel at that URL? Pass --data, --token or SUBSTRATE_TOKEN.'
-          : "  Pass a valid token with --token or SUBSTRATE_TOKEN (an operator can make one with 'substrate token create').",
+          : src.kind === 'none'
+            ? // Making a token needs a token: point at where the kernel keeps its operator token.
+              "  Run this where the kernel was started, or pass the kernel's data directory with --data (or SUBSTRATE_DATA), or a token with --token (or SUBSTRATE_TOKEN)."
+            : "  Pass a valid token with --token or SUBSTRATE_TOKEN (an operator can make one with 'substrate token create').",
       );
+    } else if (type === 'NOT_FOUND') {
+      const hint = notFoundHint(err.message);
+      if (hint) lines.push(`  ${hint}`);
     } else if (HINTS[type]) lines.push(`  ${HINTS[type]}`);
     return { exitCode: 1, lines, json: { error: { type, code: err.code, message: err.message, data: err.data } } };
   }
@@ -149,6 +165,9 @@ export function describeError(err: unknown, target: Target | undefined, style: S
       lines.push("  Start one with 'substrate start', or point --url / SUBSTRATE_URL at a running kernel.");
     }
     return { exitCode: 1, lines, json: { error: { type: 'UNREACHABLE', message: err.message, data: { url: err.url, code: err.code } } } };
+  }
+  if (err instanceof StartError) {
+    return { exitCode: 1, lines: [`${style.red('error:')} ${err.message}`], json: { error: { type: err.code, message: err.message, data: err.data } } };
   }
   const e = err instanceof Error ? err : new Error(String(err));
   return { exitCode: 1, lines: [`${style.red('error:')} ${e.message}`], json: { error: { type: 'ERROR', message: e.message } } };

@@ -7,6 +7,7 @@ import { existsSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import path from 'node:path';
 import { nanoid } from 'nanoid';
 import type { Principal, Role } from '../capabilities/types.ts';
+import { fail } from '../capabilities/errors.ts';
 import type { StoreApi, TokenRow } from '../store/types.ts';
 import type { TokenCreateResult, TokenRevokeResult, TokenListResult } from './api.ts';
 
@@ -45,8 +46,10 @@ export class Auth {
     return this.store.tokens().map((t) => ({ id: t.id, name: t.name, role: t.role, createdAt: new Date(t.createdAt).toISOString(), revoked: t.revokedAt !== null }));
   }
 
+  /** NOT_FOUND for an id that names no token: a typo must not read as a revocation. */
   revoke(id: string): TokenRevokeResult {
     const revoked = this.store.revokeToken(id);
+    if (!revoked) throw fail('NOT_FOUND', `no token '${id}' (see tokens/list)`, { id });
     for (const [h, p] of this.cache) if (p.id === id) this.cache.delete(h);
     this.epoch++;
     if (revoked) {

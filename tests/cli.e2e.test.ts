@@ -414,6 +414,14 @@ describe('tokens and authentication', () => {
     expect(cj.doc.token.length).toBeGreaterThan(10);
     const rj = await subJson<{ id: string; revoked: boolean }>('token', 'revoke', cj.doc.id);
     expect(rj.doc).toEqual({ id: cj.doc.id, revoked: true });
+    // Revoking again is idempotent; an id that names no token is an error, not a silent success.
+    const again = await subJson<{ id: string; revoked: boolean }>('token', 'revoke', cj.doc.id);
+    expect(again.doc).toEqual({ id: cj.doc.id, revoked: true });
+    const unknown = await sub('token', 'revoke', 'tok_doesnotexist');
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/NOT_FOUND/);
+    expect(unknown.stderr).toContain('tok_doesnotexist');
+    expect(unknown.stderr).toContain('substrate token ls');
   });
 
   it('a refused --token is named as the source', async () => {

@@ -59,6 +59,7 @@ export function addTokenCommands(program: Command, ctx: Ctx): void {
     const client = await ctx.client();
     const res = await client.call('tokens/revoke', { id });
     if (ctx.json) return ctx.printJson(res);
-    ctx.print(res.revoked ? `${ctx.style.green('revoked')} ${res.id}` : `${res.id} was already revoked`);
+    // An unknown id is a NOT_FOUND error (exit 1); revoking a revoked token again answers revoked.
+    ctx.print(`${ctx.style.green('revoked')} ${res.id}`);
   });
 }
