@@ -32,9 +32,9 @@ export function addCapabilityCommands(program: Command, ctx: Ctx): void {
     .argument('<file...>', '.js/.ts module(s) with an exported manifest')
     .option('--no-activate', 'register without making the new version current');
   withExamples(register, [
-    'substrate register examples/text-tokenize.ts',
-    'substrate register a.ts b.ts --no-activate',
-    'substrate register text-count.ts --json | jq .version',
+    'substrate register docs/examples/tokenize.js',
+    'substrate register docs/examples/tokenize-1.1.js --no-activate',
+    'substrate register docs/examples/wordcount.js --json | jq .version',
   ]);
   register.action(async (files: string[], opts: { activate: boolean }, cmd: Command) => {
     const client = await ctx.client();
@@ -65,9 +65,9 @@ export function addCapabilityCommands(program: Command, ctx: Ctx): void {
     .option('--remove <name>', 'also remove a capability in the same changeset (repeatable)', collect)
     .option('--dry-run', 'validate and run the gates, commit nothing');
   withExamples(apply, [
-    'substrate apply text-tokenize.ts text-count.ts',
-    'substrate apply text-count.ts --remove text.legacy',
-    'substrate apply --activate text.count@1.0.0 --dry-run',
+    'substrate apply docs/examples/tokenize.js docs/examples/wordcount.js',
+    'substrate apply docs/examples/tokenize-1.1.js --remove text.report',
+    'substrate apply --activate text.tokenize@1.0.0 --dry-run',
   ]);
   apply.action(async (files: string[], opts: { activate?: string[]; remove?: string[]; dryRun?: boolean }, cmd: Command) => {
     const path = commandPath(cmd);
@@ -101,7 +101,7 @@ export function addCapabilityCommands(program: Command, ctx: Ctx): void {
     .option('-i, --input <file>', "read the input JSON from a file ('-' for stdin)");
   withExamples(invoke, [
     `substrate invoke text.wordcount '{"text":"a b c"}'`,
-    'substrate invoke text.wordcount@1.0.0 --input input.json',
+    'substrate invoke text.wordcount@1.0.0 --input docs/examples/wordcount-input.json',
     `echo '{"text":"x"}' | substrate invoke text.wordcount --input -`,
     `substrate invoke text.wordcount '{"text":"a"}' --json   # the whole result: output, version, generation, …`,
   ]);
