@@ -4,6 +4,8 @@
 // `event` notifications to subscribers, and reconnects with exponential backoff when asked to.
 // Calls in flight when a connection drops are rejected, never resent: an invocation is not
 // idempotent from the caller's point of view.
+// Over 500 lines on purpose: one class, the whole client side of the protocol (calls, batches,
+// reconnects, subscriptions); its typed method table moves to the one protocol source in #11.
 
 import WebSocket from 'ws';
 import { isErrorType, RPC_CODES, type ErrorType } from '../capabilities/errors.ts';

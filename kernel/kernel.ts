@@ -2,6 +2,8 @@
 // turns registrations and changesets into validated, gated, migrated commits, and runs invocations
 // pinned to the generation they started on. All writes to the store happen here, in this process;
 // all capability code runs in the sandbox pool.
+// Over 500 lines for now: issue #11 splits it into lifecycle, queries, invocation, the commit
+// pipeline and the log buffer; hardening (#10) put its new concepts in files of their own instead.
 
 import { EventEmitter } from 'node:events';
 import { statSync } from 'node:fs';

@@ -4,6 +4,8 @@
 // in-process backend it runs on inside the kernel, and the Streamable HTTP endpoint on `/mcp`
 // (one session = one MCP Server bound to the principal that created it). The stdio server
 // (cli/mcp-stdio.ts) runs the same logic over the client library. See docs/mcp.md.
+// Over 500 lines for now: issue #11 moves MCP into mcp/ behind a backend interface, with the tool
+// schemas generated from the one zod protocol source.
 
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';

@@ -19,6 +19,8 @@
 //     `reply`), done (a = tagged result), flush, log (callId 0 = console, attributed by the host),
 //     setTimeout, clearTimeout. `writes`: the call's buffered set/delete records, applied first (a
 //     set or delete is checked in here and needs no round trip of its own).
+// Over 500 lines for now: its in-isolate half becomes real modules under sandbox/runtime/ and its
+// tags move to sandbox/wire.ts in #11.
 
 import type { WireError } from '../capabilities/errors.ts';
 import { MAX_JSON_DEPTH } from '../capabilities/json-limits.ts';

@@ -5,6 +5,8 @@
 // SANDBOX_CRASHED and is replaced at once (with backoff when it dies before it is ready); a worker
 // that has served enough calls or grown too large is recycled without a stall: it serves until its
 // replacement is ready, then drains. Capability code never runs here.
+// Over 500 lines for now: one concept (the worker processes and routing to them); the crash report
+// and memory watchdog already live apart; #11 takes the LRU and wire pieces out.
 
 import { fork } from 'node:child_process';
 import type { ChildProcess, Serializable } from 'node:child_process';

@@ -1,3 +1,5 @@
+// Over 500 lines for now: it is the in-isolate runtime as one template string; issue #11 makes it
+// real modules under sandbox/runtime/ bundled with esbuild.
 /**
  * sandbox/runtime.ts: the in-isolate runtime globals of a capability context (TextEncoder,
  * TextDecoder, URL, URLSearchParams, atob, btoa, structuredClone, queueMicrotask, crypto) plus the
