@@ -9,7 +9,7 @@
 
 import semver from 'semver';
 import { fail } from './errors.ts';
-import type { Links } from '../sandbox/protocol.ts';
+import type { Links } from './run-types.ts';
 
 export interface GraphVersion {
   name: string;

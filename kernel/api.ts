@@ -332,6 +332,9 @@ export interface ProgressEvent {
   total: number;
 }
 
+/** What a long operation reports its progress to (the `progress` notification without its id). */
+export type ProgressFn = (p: Omit<ProgressEvent, 'requestId'>) => void;
+
 export interface Methods {
   'kernel/info': { params: Record<string, never> | undefined; result: KernelInfo };
   'capabilities/register': { params: RegisterParams; result: RegisterResult };

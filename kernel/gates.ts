@@ -14,8 +14,7 @@ import { jsonEqual } from '../capabilities/equal.ts';
 import { fail } from '../capabilities/errors.ts';
 import type { SandboxPool } from '../sandbox/pool.ts';
 import type { StateMode } from '../sandbox/protocol.ts';
-import type { GateResult } from './api.ts';
-import type { ProgressFn } from './kernel.ts';
+import type { GateResult, ProgressFn } from './api.ts';
 
 type GateTest = ReturnType<typeof selectGateTests>[number];
 

@@ -80,7 +80,9 @@ export interface KernelOptions {
   logBuffer?: number;
 }
 
-export type ProgressFn = (p: Omit<ProgressEvent, 'requestId'>) => void;
+// Defined beside ProgressEvent in api.ts so gates.ts needs nothing from this file (no cycle).
+export type { ProgressFn } from './api.ts';
+import type { ProgressFn } from './api.ts';
 
 type LogEvent = Extract<KernelEvent, { type: 'log' }>;
 

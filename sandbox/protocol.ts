@@ -5,11 +5,10 @@
 
 import type { WireError } from '../capabilities/errors.ts';
 import type { Access, Json, Manifest } from '../capabilities/types.ts';
+import type { Links, TxnRecord } from '../capabilities/run-types.ts';
 
-/** For each version hash in a call tree: its dependency names resolved to version hashes, as the
- *  generation the root started on (or the candidate graph of a gate) resolves them. Only the
- *  closure reachable from the root is sent. A dependency missing from the map is unsatisfied. */
-export type Links = { [hash: string]: { [depName: string]: string } };
+// Defined in capabilities/ (shared with store/ and the graph); re-exported for the sandbox's importers.
+export type { Links, TxnRecord };
 
 /** Where a run's state reads come from. `live` reads the store (read-only connection of the
  *  worker); `scratch` starts from the seed (gate tests: throwaway state). Writes are never applied
@@ -55,14 +54,6 @@ export interface RunOrigin {
   test: string;
 }
 
-/** Everything a transaction read and wrote. Versions are the store's per-key version numbers
- *  (0 = the key was absent); `nsReads` records list() calls, validated by namespace version. */
-export interface TxnRecord {
-  reads: Array<[namespace: string, key: string, version: number]>;
-  nsReads: Array<[namespace: string, version: number]>;
-  /** JSON text of the new value, or null for a delete. In the order of last write per key. */
-  writes: Array<[namespace: string, key: string, value: string | null]>;
-}
 
 export type RunResult =
   | { ok: true; output: Json; durationMs: number; txn: TxnRecord }

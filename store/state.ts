@@ -10,7 +10,7 @@
 import type { Db } from './db.ts';
 import { openReadOnly } from './db.ts';
 import { assertKnownSchema } from './migrations.ts';
-import type { TxnRecord } from '../sandbox/protocol.ts';
+import type { TxnRecord } from '../capabilities/run-types.ts';
 import type Database from 'better-sqlite3';
 
 export interface StateRow {

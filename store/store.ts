@@ -13,7 +13,7 @@ import path from 'node:path';
 import type Database from 'better-sqlite3';
 import { fail } from '../capabilities/errors.ts';
 import type { Json, Language, Manifest, Role, VersionRecord } from '../capabilities/types.ts';
-import type { TxnRecord } from '../sandbox/protocol.ts';
+import type { TxnRecord } from '../capabilities/run-types.ts';
 import { openWritable, type Db } from './db.ts';
 import { migrate } from './migrations.ts';
 import { StateReader, StateWriter, type ListOptions, type StateRow } from './state.ts';

@@ -2,7 +2,7 @@
 // (read-only, state reads only) may ask of the SQLite file. Implemented by Store in store/store.ts.
 
 import type { Access, Json, Principal, Role, VersionRecord } from '../capabilities/types.ts';
-import type { TxnRecord } from '../sandbox/protocol.ts';
+import type { TxnRecord } from '../capabilities/run-types.ts';
 
 export interface CapabilityRow {
   name: string;

@@ -1,0 +1,18 @@
+// The plain data that the store, the sandbox and the graph all speak about one run: how a call tree's
+// dependency names resolve (Links) and what its state transaction read and wrote (TxnRecord). They
+// live here, in the layer everything may import, so store/ and capabilities/graph.ts need nothing
+// from sandbox/ (docs/architecture.md, "Layers"). No behaviour here.
+
+/** For each version hash in a call tree: its dependency names resolved to version hashes, as the
+ *  generation the root started on (or the candidate graph of a gate) resolves them. Only the
+ *  closure reachable from the root is sent. A dependency missing from the map is unsatisfied. */
+export type Links = { [hash: string]: { [depName: string]: string } };
+
+/** Everything a transaction read and wrote. Versions are the store's per-key version numbers
+ *  (0 = the key was absent); `nsReads` records list() calls, validated by namespace version. */
+export interface TxnRecord {
+  reads: Array<[namespace: string, key: string, version: number]>;
+  nsReads: Array<[namespace: string, version: number]>;
+  /** JSON text of the new value, or null for a delete. In the order of last write per key. */
+  writes: Array<[namespace: string, key: string, value: string | null]>;
+}
