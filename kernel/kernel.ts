@@ -49,7 +49,6 @@ import type {
   ListResult,
   LogsParams,
   LogsResult,
-  ProgressEvent,
   RegisterParams,
   RegisterResult,
   RollbackParams,

@@ -69,7 +69,7 @@ describe('docs/capabilities.md', () => {
       try {
         return await k.kernel.register(op, { source: b.source, language: b.language });
       } catch (e) {
-        throw new Error(`the example at docs/capabilities.md:${b.line} does not register: ${(e as Error).message}`);
+        throw new Error(`the example at docs/capabilities.md:${b.line} does not register: ${(e as Error).message}`, { cause: e });
       }
     };
     await register(greet);

@@ -92,7 +92,7 @@ export async function expectType<E = { type: string; message: string; data: Reco
     await p;
   } catch (e) {
     const t = (e as { type?: string }).type;
-    if (t !== type) throw new Error(`expected ${type}, got ${t ?? 'untyped'}: ${(e as Error).message}`);
+    if (t !== type) throw new Error(`expected ${type}, got ${t ?? 'untyped'}: ${(e as Error).message}`, { cause: e });
     return e as E;
   }
   throw new Error(`expected ${type}, but it succeeded`);

@@ -33,7 +33,7 @@ async function connect(token: string): Promise<Client> {
   try {
     await client.connect(transport);
   } catch (e) {
-    throw new Error(`substrate mcp did not start: ${(e as Error).message}\n${stderr}`);
+    throw new Error(`substrate mcp did not start: ${(e as Error).message}\n${stderr}`, { cause: e });
   }
   clients.add(client);
   const close = client.close.bind(client);

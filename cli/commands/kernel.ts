@@ -160,7 +160,7 @@ export function addKernelCommands(program: Command, ctx: Ctx): void {
     try {
       mod = (await import(spec)) as typeof mod;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') throw new Error('substrate mcp is not available in this build (cli/mcp-stdio.ts is missing)');
+      if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') throw new Error('substrate mcp is not available in this build (cli/mcp-stdio.ts is missing)', { cause: e });
       throw e;
     }
     ctx.lingering = true;
