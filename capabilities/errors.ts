@@ -32,15 +32,8 @@ export const ERROR_TYPES = [
 
 export type ErrorType = (typeof ERROR_TYPES)[number];
 
-/** JSON-RPC standard error codes; everything typed uses SERVER_ERROR with data.type. */
-export const RPC_CODES = {
-  PARSE_ERROR: -32700,
-  INVALID_REQUEST: -32600,
-  METHOD_NOT_FOUND: -32601,
-  INVALID_PARAMS: -32602,
-  INTERNAL: -32603,
-  SERVER_ERROR: -32000,
-} as const;
+/** JSON-RPC error codes (defined in jsonrpc-codes.ts); everything typed uses SERVER_ERROR with data.type. */
+export { JSONRPC_CODES as RPC_CODES } from './jsonrpc-codes.ts';
 
 export type ErrorData = { [key: string]: unknown };
 

@@ -8,6 +8,7 @@ import type { GateResult } from '../kernel/api.ts';
 import { compactJson, plain, type Style } from './format.ts';
 import { describeSource, type Target } from './target.ts';
 import { StartError } from '../kernel/start-error.ts';
+import { JSONRPC_CODES, jsonRpcCodeName } from '../capabilities/jsonrpc-codes.ts';
 
 /** Bad usage: exit code 2 and a pointer to the command's help. */
 export class UsageError extends Error {
@@ -28,18 +29,16 @@ export interface ErrorReport {
   json: { error: { type: string; code?: number; message: string; data?: unknown } };
 }
 
-const RPC_CODE_NAMES: Record<number, string> = {
-  [-32700]: 'PARSE_ERROR',
-  [-32600]: 'INVALID_REQUEST',
-  [-32601]: 'METHOD_NOT_FOUND',
-  [-32602]: 'INVALID_PARAMS',
-  [-32603]: 'INTERNAL_ERROR',
-};
+/** The CLI's name for a code without a type: the spec's name, except that the CLI has always
+ *  printed -32603 as INTERNAL_ERROR (its output is an interface, so that stays). */
+function rpcCodeName(code: number): string | undefined {
+  return code === JSONRPC_CODES.INTERNAL ? 'INTERNAL_ERROR' : jsonRpcCodeName(code);
+}
 
 export function rpcTypeName(e: RpcError): string {
   // An internal error may still say which (STORAGE_FULL: the disk of the data directory is full).
-  const detail = e.code === -32603 && e.data && typeof e.data === 'object' ? (e.data as { type?: unknown }).type : undefined;
-  return e.type ?? (typeof detail === 'string' && /^[A-Z_]+$/.test(detail) ? detail : undefined) ?? RPC_CODE_NAMES[e.code] ?? `RPC_ERROR_${e.code}`;
+  const detail = e.code === JSONRPC_CODES.INTERNAL && e.data && typeof e.data === 'object' ? (e.data as { type?: unknown }).type : undefined;
+  return e.type ?? (typeof detail === 'string' && /^[A-Z_]+$/.test(detail) ? detail : undefined) ?? rpcCodeName(e.code) ?? `RPC_ERROR_${e.code}`;
 }
 
 /** `missing argument <name>. See 'substrate invoke --help'.` */

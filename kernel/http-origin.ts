@@ -9,6 +9,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { isIP } from 'node:net';
 import os from 'node:os';
 import { fail, SubstrateError } from '../capabilities/errors.ts';
+import { JSONRPC_CODES } from '../capabilities/jsonrpc-codes.ts';
 
 /** Host names a loopback-bound kernel answers to (as `URL.hostname` writes them). */
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]'] as const;
@@ -135,7 +136,7 @@ export function preflightHeaders(headers: IncomingHttpHeaders): Record<string, s
 
 /** The JSON-RPC error body (no id) of a refusal, the same on `/mcp`, `/` and every route. */
 export function refusalBody(r: OriginRefusal): string {
-  return JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32000, message: r.message, data: r.data } });
+  return JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: JSONRPC_CODES.SERVER_ERROR, message: r.message, data: r.data } });
 }
 
 function refuse(header: 'origin' | 'host', value: string | null, message: string): OriginRefusal {

@@ -19,6 +19,7 @@ import {
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import { checkValueDepth, MAX_MESSAGE_DEPTH } from '../capabilities/json-limits.ts';
+import { JSONRPC_CODES, jsonRpcCodeName } from '../capabilities/jsonrpc-codes.ts';
 import { NAME_RE } from '../capabilities/names.ts';
 import type { Json, JsonObject, Principal } from '../capabilities/types.ts';
 import type {
@@ -412,8 +413,6 @@ export interface ToolError {
   data: Record<string, unknown>;
 }
 
-const CODE_TYPES: Record<number, string> = { [-32700]: 'PARSE_ERROR', [-32600]: 'INVALID_REQUEST', [-32601]: 'METHOD_NOT_FOUND', [-32602]: 'INVALID_PARAMS', [-32603]: 'INTERNAL' };
-
 export function toToolError(e: unknown): ToolError {
   if (!isPlainObject(e) && !(e instanceof Error)) return { type: 'INTERNAL', message: String(e), data: {} };
   const o = e as { type?: unknown; code?: unknown; message?: unknown; data?: unknown; url?: unknown };
@@ -421,7 +420,7 @@ export function toToolError(e: unknown): ToolError {
   const data: Record<string, unknown> = isPlainObject(o.data) ? { ...o.data } : {};
   delete data.type;
   if (typeof o.type === 'string') return { type: o.type, message, data };
-  if (typeof o.code === 'number') return { type: CODE_TYPES[o.code] ?? 'INTERNAL', message, data };
+  if (typeof o.code === 'number') return { type: jsonRpcCodeName(o.code) ?? 'INTERNAL', message, data };
   if (typeof o.code === 'string' && typeof o.url === 'string') return { type: 'CONNECTION_LOST', message, data: { code: o.code } };
   return { type: 'INTERNAL', message, data };
 }
@@ -735,19 +734,19 @@ class BodyError extends Error {
 
 async function readJsonBody(req: IncomingMessage, max: number): Promise<unknown> {
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > max) throw new BodyError(413, -32600, `request body larger than ${max} bytes`);
+  if (Number.isFinite(declared) && declared > max) throw new BodyError(413, JSONRPC_CODES.INVALID_REQUEST, `request body larger than ${max} bytes`);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     const b = chunk as Buffer;
     size += b.length;
-    if (size > max) throw new BodyError(413, -32600, `request body larger than ${max} bytes`);
+    if (size > max) throw new BodyError(413, JSONRPC_CODES.INVALID_REQUEST, `request body larger than ${max} bytes`);
     chunks.push(b);
   }
   try {
     return JSON.parse(Buffer.concat(chunks).toString('utf8'));
   } catch {
-    throw new BodyError(400, -32700, 'parse error: the body is not JSON');
+    throw new BodyError(400, JSONRPC_CODES.PARSE_ERROR, 'parse error: the body is not JSON');
   }
 }
 
@@ -818,18 +817,18 @@ export function createMcpEndpoint(opts: McpEndpointOptions): McpEndpoint {
 
   return {
     async handle(req, res, principal) {
-      if (closed) return sendJsonError(res, 503, -32000, 'the kernel is shutting down');
+      if (closed) return sendJsonError(res, 503, JSONRPC_CODES.SERVER_ERROR, 'the kernel is shutting down');
       const header = req.headers['mcp-session-id'];
       const sid = Array.isArray(header) ? header[0] : header;
       if (sid) {
         const s = sessions.get(sid);
         if (!s) return sendJsonError(res, 404, -32001, 'session not found: initialize a new session');
         if (s.principal.id !== principal.id) {
-          return sendJsonError(res, 403, -32000, 'this session belongs to another token', { type: 'FORBIDDEN' });
+          return sendJsonError(res, 403, JSONRPC_CODES.SERVER_ERROR, 'this session belongs to another token', { type: 'FORBIDDEN' });
         }
         return serve(s, req, res);
       }
-      if (req.method !== 'POST') return sendJsonError(res, 400, -32000, 'bad request: an mcp-session-id header is required (initialize with a POST first)');
+      if (req.method !== 'POST') return sendJsonError(res, 400, JSONRPC_CODES.SERVER_ERROR, 'bad request: an mcp-session-id header is required (initialize with a POST first)');
       let body: unknown;
       try {
         body = await readJsonBody(req, maxBody);
@@ -837,7 +836,7 @@ export function createMcpEndpoint(opts: McpEndpointOptions): McpEndpoint {
         if (e instanceof BodyError) return sendJsonError(res, e.status, e.code, e.message);
         throw e;
       }
-      if (!isInitialize(body)) return sendJsonError(res, 400, -32000, 'bad request: no valid session id; send initialize first');
+      if (!isInitialize(body)) return sendJsonError(res, 400, JSONRPC_CODES.SERVER_ERROR, 'bad request: no valid session id; send initialize first');
       return open(principal, req, res, body);
     },
     async close() {
