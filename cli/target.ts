@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_HOST, DEFAULT_PORT } from '../kernel/api.ts';
+import { STATE_FILE, TOKEN_FILE } from '../kernel/data-dir.ts';
 
 export const DEFAULT_DATA_DIR = './.substrate';
 export const DEFAULT_URL = `ws://${DEFAULT_HOST}:${DEFAULT_PORT}/`;
@@ -49,7 +50,7 @@ export function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv = proce
 
   let url: string;
   let urlSource: Source;
-  const kernelFile = path.join(dataDir, 'kernel.json');
+  const kernelFile = path.join(dataDir, STATE_FILE);
   if (flags.url) {
     url = flags.url;
     urlSource = { kind: 'flag', flag: '--url' };
@@ -69,7 +70,7 @@ export function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv = proce
 
   let token: string | undefined;
   let tokenSource: Source;
-  const tokenFile = path.join(dataDir, 'operator.token');
+  const tokenFile = path.join(dataDir, TOKEN_FILE);
   if (flags.token) {
     token = flags.token;
     tokenSource = { kind: 'flag', flag: '--token' };

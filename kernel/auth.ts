@@ -10,8 +10,9 @@ import type { Principal, Role } from '../capabilities/types.ts';
 import { fail } from '../capabilities/errors.ts';
 import type { StoreApi, TokenRow } from '../store/types.ts';
 import type { TokenCreateResult, TokenRevokeResult, TokenListResult } from './api.ts';
+import { TOKEN_FILE } from './data-dir.ts';
 
-export const TOKEN_FILE = 'operator.token';
+export { TOKEN_FILE };
 
 function hashSecret(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');

@@ -14,6 +14,17 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { StartError } from './start-error.ts';
 
+// The layout of a data directory: every file name Substrate uses in it, spelled only here (the
+// kernel, the CLI and the benchmarks import them; store/ cannot import kernel/ and is given paths).
+/** The SQLite store; SQLite itself adds STORE_WAL_FILE and STORE_SHM_FILE beside it. */
+export const STORE_FILE = 'substrate.db';
+export const STORE_WAL_FILE = `${STORE_FILE}-wal`;
+export const STORE_SHM_FILE = `${STORE_FILE}-shm`;
+/** The first operator token's secret, written when the directory is new. */
+export const TOKEN_FILE = 'operator.token';
+/** Written by a running kernel ({ url, pid, startedAt }) so the CLI finds it without --url. */
+export const STATE_FILE = 'kernel.json';
+/** Held with the OS lock while a kernel owns the directory. */
 export const LOCK_FILE = 'kernel.lock';
 /** The directory when this kernel creates it: only its user may list or enter it. */
 export const DATA_DIR_MODE = 0o700;
@@ -24,7 +35,16 @@ interface FsLocks {
   tryLock(fd: number): boolean;
   unlock(fd: number): void;
 }
-const locks = createRequire(import.meta.url)('fs-native-extensions') as FsLocks;
+// Loaded on first use, not at import: the CLI imports this file for the names above and should
+// not pay for (or depend on) the native addon in commands that never lock.
+let loadedLocks: FsLocks | undefined;
+const locks = {
+  tryLock: (fd: number): boolean => (loadedLocks ??= loadLocks()).tryLock(fd),
+  unlock: (fd: number): void => (loadedLocks ??= loadLocks()).unlock(fd),
+};
+function loadLocks(): FsLocks {
+  return createRequire(import.meta.url)('fs-native-extensions') as FsLocks;
+}
 
 export interface LockHolder {
   pid: number | undefined;
@@ -117,7 +137,7 @@ export function lockDataDir(dir: string): DataDirLock {
 
 /** Files a data directory of an older kernel may hold with looser modes (the kernel writes new
  *  ones 0600; SQLite gives -wal and -shm the database file's mode). */
-const OWNED_FILES = ['substrate.db', 'substrate.db-wal', 'substrate.db-shm', 'operator.token', 'kernel.json'];
+const OWNED_FILES = [STORE_FILE, STORE_WAL_FILE, STORE_SHM_FILE, TOKEN_FILE, STATE_FILE];
 
 function restrictFiles(dir: string): void {
   for (const name of OWNED_FILES) {

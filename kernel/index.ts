@@ -14,7 +14,7 @@ import { DEFAULT_HOST, DEFAULT_PORT } from './api.ts';
 import { registerExamples } from './examples.ts';
 import { createMcpEndpoint } from './mcp.ts';
 import { normalizeOrigin } from './http-origin.ts';
-import { DATA_FILE_MODE, assertDataDirFree, lockDataDir } from './data-dir.ts';
+import { DATA_FILE_MODE, STATE_FILE, assertDataDirFree, lockDataDir } from './data-dir.ts';
 import { answerHealth } from './health.ts';
 import { StartError } from './start-error.ts';
 
@@ -96,7 +96,7 @@ export async function startKernel(opts: StartOptions): Promise<RunningKernel> {
   if (opts.example && kernel.info().capabilities === 0) {
     await registerExamples(kernel);
   }
-  const stateFile = path.join(dataDir, 'kernel.json');
+  const stateFile = path.join(dataDir, STATE_FILE);
   writeFileSync(stateFile, JSON.stringify({ url: addr.url, pid: process.pid, startedAt: new Date().toISOString() }) + '\n', { mode: DATA_FILE_MODE });
   serving = true;
   let closing: Promise<void> | undefined;
