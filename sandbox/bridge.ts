@@ -19,48 +19,28 @@
 //     `reply`), done (a = tagged result), flush, log (callId 0 = console, attributed by the host),
 //     setTimeout, clearTimeout. `writes`: the call's buffered set/delete records, applied first (a
 //     set or delete is checked in here and needs no round trip of its own).
-// Over 500 lines for now: its in-isolate half becomes real modules under sandbox/runtime/ and its
-// tags move to sandbox/wire.ts in #11.
+// Every tag and limit of the strings that cross is defined once in wire.ts and interpolated into
+// the bootstrap below. Over 500 lines for now: the in-isolate half is still a template string
+// (real modules under sandbox/runtime/ are the rest of #11).
 
-import type { WireError } from '../capabilities/errors.ts';
 import { MAX_JSON_DEPTH } from '../capabilities/json-limits.ts';
 import { KERNEL_LIMITS } from '../capabilities/types.ts';
+import {
+  BARRIER_EVERY_CHARS,
+  BARRIER_EVERY_MESSAGES,
+  EXPORT_FLAG,
+  INSPECT_TAG,
+  LOG_CHARS_PER_RUN,
+  LOG_MESSAGE_MAX,
+  MAX_PENDING_REQUESTS,
+  MAX_PENDING_TIMERS,
+  TAG,
+  WRITE_FLUSH_CHARS,
+  WRITE_TAG,
+} from './wire.ts';
 
-/** Tags of the strings the isolate returns from `run`, and the host returns to the isolate. */
-export const TAG = {
-  /** done: the output's JSON text follows. reply: a value's JSON text follows. */
-  value: 'v',
-  /** reply: undefined. */
-  undefined: 'u',
-  /** A typed error's WireError JSON follows (created by the kernel, or by the bridge itself). */
-  typed: 't',
-  /** An error thrown by capability code: JSON { message, stack } follows. */
-  thrown: 'c',
-} as const;
-
-/** Buffered writes of one call go to the host once they exceed this many characters. */
-export const WRITE_FLUSH_CHARS = 1024 * 1024;
-
-/** Per-message cap of console output, in UTF-16 units (the isolate truncates before sending). */
-export const LOG_MESSAGE_MAX = 16 * 1024;
-
-/** Console output an isolate may send per run it starts, in UTF-16 units (unused budget carries
- *  over, up to 4 runs' worth): what a log flood can make the worker and the kernel hold. */
-export const LOG_CHARS_PER_RUN = 256 * 1024;
-
-/** Timers pending at once in one isolate (setTimeout beyond: MEMORY_LIMIT). */
-export const MAX_PENDING_TIMERS = 10_000;
-
-/** ctx requests (get, list, call) of one isolate waiting for their answer at once (beyond:
- *  MEMORY_LIMIT): each holds host memory until the isolate takes its answer. */
-export const MAX_PENDING_REQUESTS = 4096;
-
-/** Messages to the host are fire-and-forget; every this many (or this many characters of them) the
- *  isolate waits, synchronously, until the host has handled all before it. Without it a loop of
- *  setTimeout/clearTimeout or of un-awaited requests queues messages on the host faster than it
- *  handles them, in memory no limit counts. */
-export const BARRIER_EVERY_MESSAGES = 1024;
-export const BARRIER_EVERY_CHARS = 4 * 1024 * 1024;
+// The host's half of the wire format lives in wire.ts; re-exported for the host's importers.
+export { answer, MAX_PENDING_TIMERS, parseRunAnswer, TAG } from './wire.ts';
 
 export const BOOTSTRAP_SOURCE = String.raw`'use strict';
 const host = $0;
@@ -221,8 +201,8 @@ function errorMessage(e) {
 function decode(r) {
   if (typeof r !== 'string') throw typedError(wire('CAPABILITY_ERROR', 'malformed host answer', { __proto__: null }));
   const tag = ReflectApply(strCharCodeAt, r, [0]);
-  if (tag === 118) return JSONparse(slice(r, 1));
-  if (tag === 117) return undefined;
+  if (tag === ${TAG.value.charCodeAt(0)}) return JSONparse(slice(r, 1));
+  if (tag === ${TAG.undefined.charCodeAt(0)}) return undefined;
   throw typedError(slice(r, 1));
 }
 function tooLarge(what, limit, text) {
@@ -391,8 +371,8 @@ function checkWritable(ns, name) {
 function bufferWrite(callId, ns, key, text) {
   if (refusals[callId] !== undefined) return rejected(typedError(refusals[callId]));
   const rec = text === undefined
-    ? 'd' + ns.length + ',' + key.length + ',0:' + ns + key
-    : 's' + ns.length + ',' + key.length + ',' + text.length + ':' + ns + key + text;
+    ? '${WRITE_TAG.delete}' + ns.length + ',' + key.length + ',0:' + ns + key
+    : '${WRITE_TAG.set}' + ns.length + ',' + key.length + ',' + text.length + ':' + ns + key + text;
   const prev = writes[callId];
   writes[callId] = prev === undefined ? rec : prev + rec;
   const size = (prev === undefined ? 0 : writeSize[callId]) + rec.length;
@@ -459,26 +439,26 @@ function makeCtx(callId, invocation) {
 function outputResult(out, name) {
   let text;
   try { text = JSONstringify(out === undefined ? null : out); } catch (e) {
-    if (isTooDeep(e)) return 't' + tooDeepWire('output');
-    return 't' + wire('INVALID_OUTPUT', 'the output is not JSON: ' + errorMessage(e), { __proto__: null, path: '', message: errorMessage(e), name: name });
+    if (isTooDeep(e)) return '${TAG.typed}' + tooDeepWire('output');
+    return '${TAG.typed}' + wire('INVALID_OUTPUT', 'the output is not JSON: ' + errorMessage(e), { __proto__: null, path: '', message: errorMessage(e), name: name });
   }
   if (typeof text !== 'string') {
-    return 't' + wire('INVALID_OUTPUT', 'the output has no JSON form', { __proto__: null, path: '', message: 'not JSON', name: name });
+    return '${TAG.typed}' + wire('INVALID_OUTPUT', 'the output has no JSON form', { __proto__: null, path: '', message: 'not JSON', name: name });
   }
   if (text.length > MAX_PAYLOAD) {
     const size = utf8Length(text);
-    return 't' + wire('PAYLOAD_TOO_LARGE', 'output is ' + size + ' bytes, the limit is ' + MAX_PAYLOAD, { __proto__: null, what: 'output', limit: MAX_PAYLOAD, size: size });
+    return '${TAG.typed}' + wire('PAYLOAD_TOO_LARGE', 'output is ' + size + ' bytes, the limit is ' + MAX_PAYLOAD, { __proto__: null, what: 'output', limit: MAX_PAYLOAD, size: size });
   }
-  return 'v' + text;
+  return '${TAG.value}' + text;
 }
 function errorResult(e) {
   const w = ReflectApply(wmGet, typedErrors, [e]);
-  if (typeof w === 'string') return 't' + w;
+  if (typeof w === 'string') return '${TAG.typed}' + w;
   const message = errorMessage(e);
   let stack;
   try { const s = e !== null && typeof e === 'object' ? e.stack : undefined; if (typeof s === 'string') stack = s; } catch (x) { stack = undefined; }
   if (stack !== undefined && stack.length > 16384) stack = slice(stack, 0, 16384) + '...';
-  return 'c' + JSONstringify({ __proto__: null, message: message, stack: stack });
+  return '${TAG.thrown}' + JSONstringify({ __proto__: null, message: message, stack: stack });
 }
 // Awaits only what capability code returned; the result leaves as a message.
 async function run(callId, entry, inputJson, invocationJson) {
@@ -494,7 +474,7 @@ async function run(callId, entry, inputJson, invocationJson) {
     if (entry === 'migrate') {
       result = typeof migrateExport === 'function' ? outputResult(await ReflectApply(migrateExport, undefined, [ctx, arg]), name) : 'vnull';
     } else if (typeof defaultExport !== 'function') {
-      result = 'c' + JSONstringify({ __proto__: null, message: 'the module has no default export function' });
+      result = '${TAG.thrown}' + JSONstringify({ __proto__: null, message: 'the module has no default export function' });
     } else {
       result = outputResult(await ReflectApply(defaultExport, undefined, [arg, ctx]), name);
     }
@@ -504,28 +484,28 @@ async function run(callId, entry, inputJson, invocationJson) {
   // A failed call's writes are discarded anyway; a successful one's reach the host first.
   const w = takeWrites(callId);
   endCall(callId);
-  notify(callId, 'done', '', result, undefined, 0, ReflectApply(strCharCodeAt, result, [0]) === 118 ? w : undefined);
+  notify(callId, 'done', '', result, undefined, 0, ReflectApply(strCharCodeAt, result, [0]) === ${TAG.value.charCodeAt(0)} ? w : undefined);
 }
 function bind(ns, grantsJson) {
   grants = JSONparse(grantsJson);
   try { defaultExport = ns.default; } catch (e) { defaultExport = undefined; }
   try { migrateExport = ns.migrate; } catch (e) { migrateExport = undefined; }
-  return (typeof defaultExport === 'function' ? 'd' : '-') + (typeof migrateExport === 'function' ? 'm' : '-');
+  return (typeof defaultExport === 'function' ? '${EXPORT_FLAG.default}' : '${EXPORT_FLAG.none}') + (typeof migrateExport === 'function' ? '${EXPORT_FLAG.migrate}' : '${EXPORT_FLAG.none}');
 }
 function inspect(ns) {
   let manifest;
   let d;
   let m;
   try { manifest = ns.manifest; d = ns.default; m = ns.migrate; } catch (e) {
-    return 'e' + 'the module did not finish evaluating: ' + errorMessage(e);
+    return '${INSPECT_TAG.failed}' + 'the module did not finish evaluating: ' + errorMessage(e);
   }
   let text = '';
   if (manifest !== undefined) {
-    try { text = JSONstringify(manifest); } catch (e) { return 'e' + 'the manifest export is not JSON: ' + errorMessage(e); }
-    if (typeof text !== 'string') return 'e' + 'the manifest export has no JSON form';
-    if (text.length > MAX_PAYLOAD) return 'e' + 'the manifest export is too large';
+    try { text = JSONstringify(manifest); } catch (e) { return '${INSPECT_TAG.failed}' + 'the manifest export is not JSON: ' + errorMessage(e); }
+    if (typeof text !== 'string') return '${INSPECT_TAG.failed}' + 'the manifest export has no JSON form';
+    if (text.length > MAX_PAYLOAD) return '${INSPECT_TAG.failed}' + 'the manifest export is too large';
   }
-  return 'i' + (typeof d === 'function' ? 'd' : '-') + (typeof m === 'function' ? 'm' : '-') + text;
+  return '${INSPECT_TAG.ok}' + (typeof d === 'function' ? '${EXPORT_FLAG.default}' : '${EXPORT_FLAG.none}') + (typeof m === 'function' ? '${EXPORT_FLAG.migrate}' : '${EXPORT_FLAG.none}') + text;
 }
 return function dispatch(op, a, b, c, d) {
   if (op === 'reply') { reply(a, b); return; }
@@ -540,38 +520,3 @@ return function dispatch(op, a, b, c, d) {
 };
 `;
 
-/** Parses the tagged result of a `done` message on the host. */
-export type RunAnswer =
-  | { kind: 'output'; json: string }
-  | { kind: 'typed'; error: WireError }
-  | { kind: 'thrown'; message: string; stack?: string };
-
-export function parseRunAnswer(r: unknown): RunAnswer {
-  if (typeof r !== 'string' || r.length === 0) return { kind: 'thrown', message: 'the isolate returned no result' };
-  const body = r.slice(1);
-  switch (r[0]) {
-    case TAG.value:
-      return { kind: 'output', json: body };
-    case TAG.typed:
-      try {
-        const w = JSON.parse(body) as WireError;
-        return { kind: 'typed', error: { type: w.type, message: String(w.message), data: w.data ?? {} } };
-      } catch {
-        return { kind: 'thrown', message: 'malformed typed error' };
-      }
-    default:
-      try {
-        const c = JSON.parse(body) as { message?: unknown; stack?: unknown };
-        return { kind: 'thrown', message: String(c.message), stack: typeof c.stack === 'string' ? c.stack : undefined };
-      } catch {
-        return { kind: 'thrown', message: 'malformed error' };
-      }
-  }
-}
-
-/** Host answers to the isolate's requests. */
-export const answer = {
-  value: (json: string): string => TAG.value + json,
-  undefined: (): string => TAG.undefined,
-  error: (e: WireError): string => TAG.typed + JSON.stringify({ type: e.type, message: e.message, data: e.data }),
-};

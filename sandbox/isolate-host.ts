@@ -5,8 +5,8 @@
 // isolate's setTimeout on host timers clamped to the deadlines of the calls in flight. Inspections
 // run in full run isolates (started from a blank one built ahead) that are kept a short while, so
 // the first run of the same code with the same memory limit adopts one instead of building another.
-// Over 500 lines for now: #11 moves its wire encoding to sandbox/wire.ts and the in-isolate runtime
-// out of template strings; what stays is one concept, the life of one isolate.
+// Over 500 lines for now: its wire encoding is in sandbox/wire.ts; what stays is one concept, the
+// life of one isolate, which #11's remaining split (setup, dispatch, LRU) would cut in three.
 
 import fs from 'node:fs';
 import ivm from 'isolated-vm';
@@ -14,7 +14,8 @@ import { fail, isErrorType, SubstrateError } from '../capabilities/errors.ts';
 import { checkTextDepth, MAX_MESSAGE_DEPTH } from '../capabilities/json-limits.ts';
 import type { WireError } from '../capabilities/errors.ts';
 import { firstPosition, mapPositions, sourceMapOf } from '../capabilities/source-map.ts';
-import { answer, BOOTSTRAP_SOURCE, MAX_PENDING_TIMERS, parseRunAnswer, TAG } from './bridge.ts';
+import { BOOTSTRAP_SOURCE } from './bridge.ts';
+import { answer, MAX_PENDING_TIMERS, nextWrite, parseExportFlags, parseInspectAnswer, parseRunAnswer, TAG } from './wire.ts';
 import type { Inspection, LogEntry, VersionPayload } from './protocol.ts';
 import { MemoryWatchdog, WATCHDOG_INTERVAL_MS } from './memory-watchdog.ts';
 import type { WatchedIsolate } from './memory-watchdog.ts';
@@ -285,8 +286,7 @@ export class HostedIsolate implements WatchedIsolate {
       const flags = (await h.dispatch.apply(undefined, ['bind', module.namespace.derefInto(), JSON.stringify(manifest.state.shared)], {
         timeout: SETUP_TIMEOUT_MS,
       })) as string;
-      h.hasDefault = flags[0] === 'd';
-      h.hasMigrate = flags[1] === 'm';
+      ({ hasDefault: h.hasDefault, hasMigrate: h.hasMigrate } = parseExportFlags(flags));
       h.measure();
       return h;
     } catch (e) {
@@ -330,11 +330,12 @@ export class HostedIsolate implements WatchedIsolate {
         throw fail('COMPILE_ERROR', `line ${pos.line}, column ${pos.column}: the module ${why}`, { message: msg, line: pos.line, column: pos.column, stack });
       }
       const r = (await h.dispatch.apply(undefined, ['inspect', module.namespace.derefInto()], { timeout: INSPECT_EVAL_MS })) as string;
-      if (r[0] !== 'i') throw fail('COMPILE_ERROR', r.slice(1), { message: r.slice(1) });
-      const text = r.slice(3);
+      const answered = parseInspectAnswer(r);
+      if (!answered.ok) throw fail('COMPILE_ERROR', answered.why, { message: answered.why });
+      const text = answered.manifestText;
       // The manifest goes on to the kernel's recursive walkers (validation, canonical JSON, ajv).
       checkTextDepth(text, 'the manifest export', { what: 'manifest' }, MAX_MESSAGE_DEPTH);
-      const inspection: Inspection = { manifest: text === '' ? undefined : JSON.parse(text), hasDefault: r[1] === 'd', hasMigrate: r[2] === 'm' };
+      const inspection: Inspection = { manifest: text === '' ? undefined : JSON.parse(text), hasDefault: answered.hasDefault, hasMigrate: answered.hasMigrate };
       if (timedOut || isolate.isDisposed) throw fail('COMPILE_ERROR', 'the module did not finish loading in time', { message: 'the module did not finish loading in time' });
       h.inspected = { module, memoryMb, timer: setTimeout(() => h.die('disposed'), KEEP_INSPECTED_MS) };
       h.inspected.timer.unref();
@@ -393,8 +394,7 @@ export class HostedIsolate implements WatchedIsolate {
       const flags = (await this.dispatch.apply(undefined, ['bind', kept.module.namespace.derefInto(), JSON.stringify(payload.manifest.state.shared)], {
         timeout: SETUP_TIMEOUT_MS,
       })) as string;
-      this.hasDefault = flags[0] === 'd';
-      this.hasMigrate = flags[1] === 'm';
+      ({ hasDefault: this.hasDefault, hasMigrate: this.hasMigrate } = parseExportFlags(flags));
       return this;
     } catch (e) {
       this.die('disposed');
@@ -702,19 +702,11 @@ export class HostedIsolate implements WatchedIsolate {
 function applyWrites(binding: CallBinding, w: string): string | null {
   let i = 0;
   while (i < w.length) {
-    const kind = w[i];
-    const colon = w.indexOf(':', i);
-    const lens = colon < 0 ? [] : w.slice(i + 1, colon).split(',').map(Number);
-    if ((kind !== 's' && kind !== 'd') || lens.length !== 3 || !lens.every((n) => Number.isInteger(n) && n >= 0)) {
-      return answer.error(fail('CAPABILITY_ERROR', 'malformed buffered writes', {}).toWire());
-    }
-    let p = colon + 1;
-    const ns = w.slice(p, (p += lens[0]));
-    const key = w.slice(p, (p += lens[1]));
-    const value = kind === 's' ? w.slice(p, (p += lens[2])) : undefined;
-    if (p > w.length) return answer.error(fail('CAPABILITY_ERROR', 'malformed buffered writes', {}).toWire());
-    i = p;
-    const r = binding.request(kind === 's' ? 'set' : 'delete', ns, key, value);
+    const rec = nextWrite(w, i);
+    if (rec === null) return answer.error(fail('CAPABILITY_ERROR', 'malformed buffered writes', {}).toWire());
+    i = rec.next;
+    const { kind, ns, key, value } = rec.write;
+    const r = binding.request(kind, ns, key, value);
     if (typeof r !== 'string') {
       r.catch(() => undefined);
       return answer.error(fail('CAPABILITY_ERROR', 'a write did not answer synchronously', {}).toWire());
