@@ -17,6 +17,7 @@ import AjvModule from 'ajv';
 import Ajv2019Module from 'ajv/dist/2019.js';
 import Ajv2020Module from 'ajv/dist/2020.js';
 import type { ErrorObject, ValidateFunction } from 'ajv';
+import { LRUCache } from 'lru-cache';
 import { fail } from './errors.ts';
 import { canonicalJson } from './hash.ts';
 import type { JsonObject } from './types.ts';
@@ -135,8 +136,14 @@ interface Entry {
   schema: JsonObject;
 }
 
-// A Map iterates in insertion order, so re-inserting on a hit makes the first key the least recent.
-const cache = new Map<string, Entry>();
+// Least recently used goes first. An evicted validator also leaves ajv's own cache, which is keyed
+// by the schema object (only on eviction: nothing else deletes or replaces an entry).
+const cache = new LRUCache<string, Entry>({
+  max: SCHEMA_CACHE_SIZE,
+  dispose: (evicted, _key, reason) => {
+    if (reason === 'evict') evicted.ajv.removeSchema(evicted.schema);
+  },
+});
 
 /** Compiles `schema` (or returns the cached validator of an identical one). Throws
  *  INVALID_MANIFEST `{ message }` when ajv refuses the schema, and `{ message, limit, max, actual }`
@@ -144,11 +151,7 @@ const cache = new Map<string, Entry>();
 export function compileSchema(schema: JsonObject): Validator {
   const { text: key } = checkSchemaCost(schema);
   const hit = cache.get(key);
-  if (hit) {
-    cache.delete(key);
-    cache.set(key, hit);
-    return hit.validator;
-  }
+  if (hit) return hit.validator;
   const ajv = ajvFor(dialectOf(schema));
   // ajv keeps a reference to the schema object it compiled: give it a private copy.
   const own = JSON.parse(key) as JsonObject;
@@ -164,13 +167,6 @@ export function compileSchema(schema: JsonObject): Validator {
     return describe(validate.errors?.[0]);
   };
   cache.set(key, { validator, ajv, schema: own });
-  if (cache.size > SCHEMA_CACHE_SIZE) {
-    const oldest = cache.keys().next().value as string;
-    const evicted = cache.get(oldest);
-    cache.delete(oldest);
-    // Also drop ajv's own cache entry, which is keyed by the schema object.
-    evicted?.ajv.removeSchema(evicted.schema);
-  }
   return validator;
 }
 

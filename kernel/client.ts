@@ -8,6 +8,7 @@
 // reconnects, subscriptions); its typed method table moves to the one protocol source in #11.
 
 import WebSocket from 'ws';
+import { backoffMs } from '../capabilities/backoff.ts';
 import { isErrorType, RPC_CODES, type ErrorType } from '../capabilities/errors.ts';
 import { CLOSE_UNAUTHORIZED } from './api.ts';
 import type {
@@ -479,8 +480,7 @@ export class SubstrateClient {
       this.emit('close', lastClose);
       return;
     }
-    const base = Math.min(r.maxMs, r.minMs * 2 ** (attempt - 1));
-    const delay = Math.round(base * (0.8 + Math.random() * 0.4));
+    const delay = backoffMs(attempt, { baseMs: r.minMs, maxMs: r.maxMs, jitter: 0.2 });
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       if (this.state === 'closed') return;
@@ -521,7 +521,7 @@ export class SubstrateClient {
 }
 
 function upgradeError(url: string, status: number, statusText: string, body: string, hadToken: boolean): Error {
-  let message = '';
+  let message: string;
   let data: Record<string, unknown> | undefined;
   try {
     const parsed = JSON.parse(body) as { error?: { message?: string; data?: Record<string, unknown> }; message?: string };

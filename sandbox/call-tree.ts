@@ -3,6 +3,7 @@
 // typed errors carried up unchanged. The isolates themselves are isolate-host's business; this
 // module answers what capability code asks through its ctx.
 
+import { LRUCache } from 'lru-cache';
 import { asSubstrateError, fail } from '../capabilities/errors.ts';
 import type { WireError } from '../capabilities/errors.ts';
 import { jsonTextDepth, MAX_JSON_DEPTH, tooDeep } from '../capabilities/json-limits.ts';
@@ -61,7 +62,7 @@ interface Validators {
 }
 
 export class CallTreeRunner {
-  private readonly validators = new Map<string, Promise<Validators>>();
+  private readonly validators = new LRUCache<string, Promise<Validators>>({ max: 2000 });
   private readonly schemaIsolates = new SchemaIsolates();
 
   constructor(private readonly deps: CallTreeDeps) {
@@ -115,7 +116,8 @@ export class CallTreeRunner {
 
   /** Compiled off this thread (schema-compiler.ts); a failure is the call's, not cached. */
   private validatorsOf(payload: VersionPayload): Promise<Validators> {
-    let v = this.validators.get(payload.hash);
+    // peek: a hit does not refresh; the oldest compiled goes first (as before).
+    let v = this.validators.peek(payload.hash);
     if (!v) {
       const m = payload.manifest;
       const one = async (schema: VersionPayload['manifest']['inputSchema']): Promise<CompiledSchema | undefined> => {
@@ -127,7 +129,6 @@ export class CallTreeRunner {
       v = Promise.all([one(m.inputSchema), one(m.outputSchema)]).then(([input, output]) => ({ input, output }));
       v.catch(() => this.validators.delete(hash));
       this.validators.set(hash, v);
-      if (this.validators.size > 2000) this.validators.delete(this.validators.keys().next().value as string);
     }
     return v;
   }

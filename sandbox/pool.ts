@@ -14,6 +14,8 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { LRUCache } from 'lru-cache';
+import { backoffMs } from '../capabilities/backoff.ts';
 import { fail, SubstrateError } from '../capabilities/errors.ts';
 import { jsonValueDepth, MAX_JSON_DEPTH, tooDeep } from '../capabilities/json-limits.ts';
 import { KERNEL_LIMITS } from '../capabilities/types.ts';
@@ -69,8 +71,17 @@ const WATCHDOG_GRACE_MS = 5000;
 const INSPECT_WATCHDOG_MS = 15_000;
 /** How long a worker keeps an inspected isolate for the first run of its code (sandbox/isolate-host.ts). */
 const INSPECTED_KEEP_MS = 30_000;
+/** Inspections remembered for routing the first run of their code (the most recent kept). */
+const MAX_INSPECTED = 64;
 /** Version hashes pinned to the slot that inspected their code (beyond: plain routing). */
 const MAX_PINS = 10_000;
+
+/** The wait before respawning a slot whose worker failed to start `failures` times in a row:
+ *  0 after a success, then 100 ms doubling to 5 s, so a broken environment cannot make it spin. */
+function respawnDelay(failures: number): number {
+  return backoffMs(failures, { baseMs: 100, maxMs: 5000 });
+}
+
 /** How long a recycled or shut-down worker may take to drain and exit before it is killed. */
 const SHUTDOWN_GRACE_MS = 10_000;
 const STDERR_TAIL_BYTES = 8192;
@@ -231,10 +242,10 @@ export class SandboxPool {
   private closed = false;
   private started: Promise<void> | null = null;
   /** Compiled code -> the slot that inspected it and when: its first run goes there (warm isolate). */
-  private readonly inspectedOn = new Map<string, { slot: number; at: number }>();
+  private readonly inspectedOn = new LRUCache<string, { slot: number; at: number }>({ max: MAX_INSPECTED });
   /** Version hash -> slot, fixed at its first run (routeHash, or the slot that inspected its code):
    *  every later run follows, so one version keeps one warm isolate. */
-  private readonly pins = new Map<string, number>();
+  private readonly pins = new LRUCache<string, number>({ max: MAX_PINS });
 
   constructor(private readonly opts: SandboxPoolOptions) {
     this.size = Math.max(1, Math.floor(opts.size ?? os.availableParallelism()));
@@ -306,7 +317,8 @@ export class SandboxPool {
   /** The slot of a root: decided at its first run (the slot that inspected its code, if recently,
    *  else by hash), then remembered so later runs skip the lookups. */
   private slotOf(root: string): number {
-    const pinned = this.pins.get(root);
+    // peek: a lookup does not refresh a pin, the oldest pinned is dropped first (as before).
+    const pinned = this.pins.peek(root);
     if (pinned !== undefined) return pinned;
     let slot = routeHash(root) % this.slots.length;
     if (this.inspectedOn.size > 0) {
@@ -318,7 +330,6 @@ export class SandboxPool {
       }
     }
     this.pins.set(root, slot);
-    if (this.pins.size > MAX_PINS) this.pins.delete(this.pins.keys().next().value as string);
     return slot;
   }
 
@@ -335,9 +346,7 @@ export class SandboxPool {
     const id = ++this.seq;
     return new Promise<Inspection>((resolve, reject) => {
       const ok = (i: Inspection) => {
-        this.inspectedOn.delete(code);
         this.inspectedOn.set(code, { slot: slot.index, at: Date.now() });
-        if (this.inspectedOn.size > 64) this.inspectedOn.delete(this.inspectedOn.keys().next().value as string);
         resolve(i);
       };
       h.pending.set(id, { kind: 'inspect', resolve: ok, reject, watchdog: this.watchdog(h, id, INSPECT_WATCHDOG_MS) });
@@ -495,7 +504,7 @@ export class SandboxPool {
       // Recycle without a stall: this worker keeps serving while its replacement starts (~0.4 s);
       // new runs switch over once it is ready, and this one then drains and stops.
       this.recycles++;
-      const next = this.spawn(slot, slot.failures === 0 ? 0 : Math.min(100 * 2 ** (slot.failures - 1), 5000));
+      const next = this.spawn(slot, respawnDelay(slot.failures));
       slot.next = next;
       void next.settled.then((ready) => this.promote(h, next, ready));
     }
@@ -587,7 +596,7 @@ export class SandboxPool {
     // Replace at once; a worker that never got ready is retried with backoff, so a broken
     // environment cannot make the kernel spin.
     slot.failures = wasReady ? 0 : slot.failures + 1;
-    const delay = slot.failures === 0 ? 0 : Math.min(100 * 2 ** (slot.failures - 1), 5000);
+    const delay = respawnDelay(slot.failures);
     slot.current = this.spawn(slot, delay);
   }
 }

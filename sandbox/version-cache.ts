@@ -2,20 +2,24 @@
 // concurrent asks for the same hash sharing one request. Content-addressed, so never stale; bounded
 // so a long-lived worker does not keep every version it ever ran.
 
+import { LRUCache } from 'lru-cache';
 import type { VersionPayload } from './protocol.ts';
 
 export class VersionCache {
-  private readonly cache = new Map<string, VersionPayload>();
+  private readonly cache: LRUCache<string, VersionPayload>;
   private readonly waiting = new Map<string, { promise: Promise<VersionPayload | null>; resolve: (p: VersionPayload | null) => void }>();
 
   constructor(
     private readonly ask: (hash: string) => void,
-    private readonly max = 2000,
-  ) {}
+    max = 2000,
+  ) {
+    this.cache = new LRUCache({ max });
+  }
 
   /** The payload, from the cache or the kernel; null when the kernel knows no such version. */
   get(hash: string): VersionPayload | Promise<VersionPayload | null> {
-    const hit = this.cache.get(hash);
+    // peek: a hit does not refresh; the payload provided longest ago goes first (as before).
+    const hit = this.cache.peek(hash);
     if (hit) return hit;
     let w = this.waiting.get(hash);
     if (!w) {
@@ -31,9 +35,7 @@ export class VersionCache {
   /** A `version` message: answers the waiters, and keeps the payload (also when unasked). */
   provide(hash: string, payload: VersionPayload | null): void {
     if (payload) {
-      this.cache.delete(hash);
       this.cache.set(hash, payload);
-      if (this.cache.size > this.max) this.cache.delete(this.cache.keys().next().value as string);
     }
     const w = this.waiting.get(hash);
     if (w) {
