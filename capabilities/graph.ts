@@ -7,6 +7,7 @@
 // the range, else to the highest registered version that does. A name with no current version
 // (never activated, or removed) resolves nothing, whatever versions of it are stored.
 
+import { LRUCache } from 'lru-cache';
 import semver from 'semver';
 import { fail } from './errors.ts';
 import type { Links } from './run-types.ts';
@@ -51,9 +52,10 @@ interface Arc {
 }
 
 // Parsed ranges are shared by every Graph: a kernel builds one per commit from mostly the same
-// manifests. Bounded by clearing, which only costs re-parsing.
+// manifests. Bounded (least recently used go), which only costs re-parsing. An invalid range is
+// kept as `false`: lru-cache holds no null.
 const RANGE_CACHE_LIMIT = 20_000;
-const rangeCache = new Map<string, semver.Range | null>();
+const rangeCache = new LRUCache<string, semver.Range | false>({ max: RANGE_CACHE_LIMIT });
 
 function parseRange(range: string): semver.Range | null {
   let r = rangeCache.get(range);
@@ -61,12 +63,11 @@ function parseRange(range: string): semver.Range | null {
     try {
       r = new semver.Range(range);
     } catch {
-      r = null;
+      r = false;
     }
-    if (rangeCache.size >= RANGE_CACHE_LIMIT) rangeCache.clear();
     rangeCache.set(range, r);
   }
-  return r;
+  return r || null;
 }
 
 function byNameThenVersion(a: GraphVersion, b: GraphVersion): number {

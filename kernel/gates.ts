@@ -4,7 +4,7 @@
 //
 // Limits: all gates of one changeset share one time budget (each test also ends at its own
 // timeoutMs); tests not finished when it runs out fail with TIMEOUT naming gateTimeMs. Gates run
-// outside the kernel's commit lock (kernel.ts applyPrepared): a result is reused in a later round
+// outside the kernel's commit lock (commit-pipeline.ts applyPrepared): a result is reused in a later round
 // when the test, its version and the versions it resolves to are the same (gateKey).
 
 import type { Json } from '../capabilities/types.ts';
@@ -12,6 +12,7 @@ import type { Graph } from '../capabilities/graph.ts';
 import type { selectGateTests } from '../capabilities/changeset.ts';
 import { jsonEqual } from '../capabilities/equal.ts';
 import { fail } from '../capabilities/errors.ts';
+import { mapLimit } from '../capabilities/map-limit.ts';
 import type { SandboxPool } from '../sandbox/pool.ts';
 import type { StateMode } from '../sandbox/protocol.ts';
 import type { GateResult, ProgressFn } from './api.ts';
@@ -53,37 +54,30 @@ export async function runGates(opts: {
 }): Promise<GateRun> {
   const { tests, onProgress } = opts;
   const { end, ms } = opts.budget;
-  const results: GateResult[] = new Array(tests.length);
   let overBudget = false;
-  let next = 0;
   let done = 0;
-  const worker = async () => {
-    while (next < tests.length) {
-      const i = next++;
-      const t = tests[i];
-      const reused = opts.reuse?.get(gateKey(opts.candidate, t));
-      if (reused) {
-        results[i] = reused;
-        done++;
-        continue;
-      }
-      onProgress?.({ phase: 'gates', capability: t.name, version: t.version, test: t.test.name, done, total: tests.length });
-      const own = Date.now() + opts.timeoutOf(t.hash);
-      if (Date.now() >= end) {
-        overBudget = true;
-        results[i] = { capability: t.name, version: t.version, test: t.test.name, passed: false, durationMs: 0, error: budgetError(ms, 'was not run') };
-      } else {
-        results[i] = await runOne(opts.pool, opts.candidate, t, opts.generation, opts.dryRun === true, Math.min(own, end));
-        const e = results[i].error;
-        if (own > end && e?.type === 'TIMEOUT' && Date.now() >= end) {
-          overBudget = true;
-          results[i].error = budgetError(ms, 'did not finish');
-        }
-      }
+  const results = await mapLimit(tests, opts.concurrency, async (t): Promise<GateResult> => {
+    const reused = opts.reuse?.get(gateKey(opts.candidate, t));
+    if (reused) {
       done++;
+      return reused;
     }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency, tests.length)) }, worker));
+    onProgress?.({ phase: 'gates', capability: t.name, version: t.version, test: t.test.name, done, total: tests.length });
+    const own = Date.now() + opts.timeoutOf(t.hash);
+    let result: GateResult;
+    if (Date.now() >= end) {
+      overBudget = true;
+      result = { capability: t.name, version: t.version, test: t.test.name, passed: false, durationMs: 0, error: budgetError(ms, 'was not run') };
+    } else {
+      result = await runOne(opts.pool, opts.candidate, t, opts.generation, opts.dryRun === true, Math.min(own, end));
+      if (own > end && result.error?.type === 'TIMEOUT' && Date.now() >= end) {
+        overBudget = true;
+        result.error = budgetError(ms, 'did not finish');
+      }
+    }
+    done++;
+    return result;
+  });
   if (tests.length) onProgress?.({ phase: 'gates', done, total: tests.length });
   return { results, overBudget };
 }

@@ -4,6 +4,7 @@
 
 import type { LogEntry } from '../sandbox/protocol.ts';
 import type { KernelEvent, LogsParams, LogsResult } from './api.ts';
+import { clampLimit } from '../capabilities/paging.ts';
 
 export type LogEvent = Extract<KernelEvent, { type: 'log' }>;
 
@@ -48,7 +49,7 @@ export class LogBuffer {
   /** The newest lines matching the filter. `visible`: which capabilities' lines the caller may
    *  see (kernel/log-access.ts). */
   recent(params: LogsParams, visible?: (name: string) => boolean): LogsResult {
-    const limit = params.limit === undefined ? 100 : Math.max(1, Math.min(this.maxEntries, Math.floor(params.limit)));
+    const limit = clampLimit(params.limit, 100, this.maxEntries);
     const items = params.name || params.origin || visible ? this.logs.filter((l) => (!params.name || l.name === params.name) && (!params.origin || l.origin === params.origin) && (!visible || visible(l.name))) : this.logs;
     return { items: items.slice(-limit) };
   }
