@@ -9,6 +9,7 @@
 // first), not of whoever calls it; a principal is a token id or `role:<role>`. Operators hold every
 // grant implicitly, and a namespace's owner holds it rw.
 
+import { LRUCache } from 'lru-cache';
 import { nanoid } from 'nanoid';
 import { fail, RpcProtocolError, RPC_CODES } from '../capabilities/errors.ts';
 import { nameProblem } from '../capabilities/names.ts';
@@ -40,12 +41,15 @@ interface VersionView {
   manifest: Manifest;
 }
 
+/** Capabilities whose owner is kept in memory. */
+const MAX_CACHED_OWNERS = 10_000;
+
 export class GrantRules {
   /** Grows at every add and revoke: access computed before it is stale. */
   private epoch = 0;
   private readonly runCache = new WeakMap<Links, { epoch: number; access: RunAccess }>();
   /** A capability's owner never changes once its row exists. */
-  private readonly owners = new Map<string, Owner>();
+  private readonly owners = new LRUCache<string, Owner>({ max: MAX_CACHED_OWNERS });
 
   constructor(
     private readonly store: StoreApi,
@@ -62,7 +66,6 @@ export class GrantRules {
     if (!row) return undefined;
     const role: Role | undefined = row.ownerId === LOCAL_OPERATOR.id ? LOCAL_OPERATOR.role : this.store.token(row.ownerId)?.role;
     const owner: Owner = { id: row.ownerId, name: row.ownerName, role };
-    if (this.owners.size > 10_000) this.owners.clear();
     this.owners.set(capability, owner);
     return owner;
   }

@@ -5,24 +5,20 @@
 // SANDBOX_CRASHED and is replaced at once (with backoff when it dies before it is ready); a worker
 // that has served enough calls or grown too large is recycled without a stall: it serves until its
 // replacement is ready, then drains. Capability code never runs here.
-// Over 500 lines for now: one concept (the worker processes and routing to them); the crash report
-// and memory watchdog already live apart; #11 takes the LRU and wire pieces out.
+// The crash report, the memory watchdog and one worker's handle (worker-handle.ts) live apart.
 
 import { fork } from 'node:child_process';
-import type { ChildProcess, Serializable } from 'node:child_process';
-import { createRequire } from 'node:module';
+import type { ChildProcess } from 'node:child_process';
 import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { LRUCache } from 'lru-cache';
 import { backoffMs } from '../capabilities/backoff.ts';
 import { fail, SubstrateError } from '../capabilities/errors.ts';
-import { jsonValueDepth, MAX_JSON_DEPTH, tooDeep } from '../capabilities/json-limits.ts';
 import { KERNEL_LIMITS } from '../capabilities/types.ts';
 import { randomBytes } from 'node:crypto';
 import { crashError, crashReason, findCulprit } from './crash-report.ts';
-import { Outbox, unbatch } from './ipc.ts';
-import type { FromWorker, Inspection, LogEntry, RunResult, RunSpec, ToWorker, VersionPayload } from './protocol.ts';
+import { unbatch } from './ipc.ts';
+import { tsxLoaderUrl, workerEnv, WORKER_FILE, WorkerHandle, type Pending, type Slot } from './worker-handle.ts';
+import type { FromWorker, Inspection, LogEntry, RunResult, RunSpec, VersionPayload } from './protocol.ts';
 
 export interface SandboxPoolOptions {
   /** Worker processes. Default: os.availableParallelism(). */
@@ -84,19 +80,7 @@ function respawnDelay(failures: number): number {
 
 /** How long a recycled or shut-down worker may take to drain and exit before it is killed. */
 const SHUTDOWN_GRACE_MS = 10_000;
-const STDERR_TAIL_BYTES = 8192;
 const MAX_START_FAILURES = 3;
-
-const WORKER_FILE = fileURLToPath(new URL('./worker.ts', import.meta.url));
-
-function tsxLoaderUrl(): string {
-  try {
-    return import.meta.resolve('tsx');
-  } catch {
-    const require = createRequire(import.meta.url);
-    return pathToFileURL(path.join(path.dirname(require.resolve('tsx/package.json')), 'dist', 'loader.mjs')).href;
-  }
-}
 
 /** FNV-1a: a fast, stable string hash for routing. */
 function routeHash(s: string): number {
@@ -106,123 +90,6 @@ function routeHash(s: string): number {
     h = Math.imul(h, 0x01000193);
   }
   return h >>> 0;
-}
-
-/** Only what a worker needs: the kernel's secrets (tokens, keys) stay out of its environment. */
-function workerEnv(opts: SandboxPoolOptions, nonce: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const k of ['PATH', 'HOME', 'TMPDIR', 'TMP', 'TEMP', 'LANG', 'LC_ALL', 'TZ', 'NODE_ENV', 'SYSTEMROOT']) {
-    if (process.env[k] !== undefined) env[k] = process.env[k];
-  }
-  env.SUBSTRATE_SANDBOX_DB = opts.dbPath ?? '';
-  env.SUBSTRATE_SANDBOX_MAX_ISOLATES = String(opts.maxIsolatesPerWorker ?? 200);
-  env.SUBSTRATE_SANDBOX_NONCE = nonce;
-  if (opts.workerRssHeadroomMb !== undefined) env.SUBSTRATE_SANDBOX_RSS_HEADROOM_MB = String(opts.workerRssHeadroomMb);
-  return env;
-}
-
-type Pending =
-  | { kind: 'run'; resolve: (r: RunResult) => void; watchdog: NodeJS.Timeout; started: number; invocationId: string }
-  | { kind: 'inspect'; resolve: (i: Inspection) => void; reject: (e: SubstrateError) => void; watchdog: NodeJS.Timeout };
-
-interface Slot {
-  index: number;
-  current: WorkerHandle;
-  /** The replacement of a worker being recycled, while it starts: `current` serves until it is ready. */
-  next: WorkerHandle | null;
-  /** Consecutive workers of this slot that died before they were ready. */
-  failures: number;
-}
-
-class WorkerHandle {
-  child: ChildProcess | null = null;
-  pid = 0;
-  ready = false;
-  exited = false;
-  retiring = false;
-  shutdownRequested = false;
-  calls = 0;
-  rss = 0;
-  isolates = 0;
-  readonly pending = new Map<number, Pending>();
-  /** Version hashes this worker was sent (it may still ask again: its cache is bounded). */
-  readonly sent = new Set<string>();
-  private backlog: ToWorker[] = [];
-  private stderr = '';
-  /** Why the pool killed this worker, if it did. */
-  killedFor: string | null = null;
-  readonly outbox: Outbox<ToWorker>;
-  /** Resolves true when ready, false when the process exits first. */
-  readonly settled: Promise<boolean>;
-  private settle!: (ready: boolean) => void;
-
-  constructor(readonly slot: Slot) {
-    this.outbox = new Outbox<ToWorker>((batch) => {
-      if (!this.child?.connected) return;
-      try {
-        this.child.send(batch as Serializable, () => undefined);
-      } catch {
-        // Serializing threw (JSON.stringify recurses: an input nested thousands of levels deep,
-        // from a caller in this process). Send the batch one by one; only what cannot go fails,
-        // and this throw never reaches the setImmediate that flushed the outbox.
-        for (const m of Array.isArray(batch) ? batch : [batch]) {
-          try {
-            this.child.send(m as Serializable, () => undefined);
-          } catch (e) {
-            this.unsendable(m, e);
-          }
-        }
-      }
-    });
-    this.settled = new Promise((r) => (this.settle = r));
-  }
-
-  send(msg: ToWorker): void {
-    if (this.exited) return;
-    if (this.ready) this.outbox.push(msg);
-    else this.backlog.push(msg);
-  }
-
-  markReady(pid: number): void {
-    this.ready = true;
-    this.pid = pid || this.pid;
-    for (const m of this.backlog) this.outbox.push(m);
-    this.backlog = [];
-    this.settle(true);
-  }
-
-  markExited(): void {
-    this.exited = true;
-    this.backlog = [];
-    this.outbox.clear();
-    this.settle(false);
-  }
-
-  /** A message that could not be serialized: the run or inspection it carried fails alone. */
-  private unsendable(m: ToWorker, e: unknown): void {
-    if (m.t !== 'run' && m.t !== 'inspect') return;
-    const p = this.pending.get(m.id);
-    if (!p) return;
-    this.pending.delete(m.id);
-    clearTimeout(p.watchdog);
-    const input = m.t === 'run' ? m.spec.input : null;
-    const depth = jsonValueDepth(input, MAX_JSON_DEPTH);
-    const err =
-      depth > MAX_JSON_DEPTH
-        ? tooDeep('the input', jsonValueDepth(input), MAX_JSON_DEPTH, { what: 'input' })
-        : fail('PAYLOAD_TOO_LARGE', `the call could not be sent to the sandbox: ${e instanceof Error ? e.message : String(e)}`, { what: 'input' });
-    if (p.kind === 'run') p.resolve({ ok: false, error: err.toWire(), durationMs: performance.now() - p.started });
-    else p.reject(err);
-  }
-
-  appendStderr(chunk: string): void {
-    this.stderr += chunk;
-    if (this.stderr.length > STDERR_TAIL_BYTES * 2) this.stderr = this.stderr.slice(-STDERR_TAIL_BYTES);
-  }
-
-  stderrTail(): string {
-    return this.stderr.slice(-STDERR_TAIL_BYTES);
-  }
 }
 
 export class SandboxPool {
