@@ -1,5 +1,5 @@
 // `substrate mcp`: a stdio MCP server that forwards to a running kernel over the WebSocket client.
-// The MCP logic itself is kernel/mcp.ts (createMcpServer); this file only supplies the remote
+// The MCP logic itself is mcp/server.ts (createMcpServer); this file only supplies the remote
 // backend (client calls, capability.* events as commits) and the stdio plumbing. stdout is the
 // protocol channel: nothing else may be written there.
 
@@ -7,7 +7,9 @@ import type { Readable, Writable } from 'node:stream';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { SubstrateClient, RpcError } from '../kernel/client.ts';
 import type { EventType, MethodName, ParamsOf, ResultOf } from '../kernel/api.ts';
-import { createMcpServer, type McpBackend, type McpProgress } from '../kernel/mcp.ts';
+import type { McpBackend, McpProgress } from '../mcp/backend.ts';
+import { createMcpServer } from '../mcp/server.ts';
+import { KERNEL_VERSION } from '../kernel/version.ts';
 
 export interface McpStdioOptions {
   url: string;
@@ -78,6 +80,7 @@ export async function runMcpStdio(opts: McpStdioOptions): Promise<void> {
   }
   const client = await SubstrateClient.connect(opts.url, { token: opts.token, reconnect: true });
   const server = createMcpServer(remoteBackend(client), {
+    version: KERNEL_VERSION,
     onError: (e) => process.stderr.write(`substrate mcp: ${String(e)}\n`),
   });
   let lost: Error | undefined;

@@ -12,7 +12,7 @@ import { Rpc } from './rpc.ts';
 import { Server, type ServerOptions } from './server.ts';
 import { DEFAULT_HOST, DEFAULT_PORT } from './api.ts';
 import { registerExamples } from './examples.ts';
-import { createMcpEndpoint } from './mcp.ts';
+import { createMcpEndpoint } from './mcp-backend.ts';
 import { normalizeOrigin } from './http-origin.ts';
 import { DATA_FILE_MODE, STATE_FILE, assertDataDirFree, lockDataDir } from './data-dir.ts';
 import { answerHealth } from './health.ts';

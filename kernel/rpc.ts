@@ -1,12 +1,14 @@
-// The method table: for every protocol method, who may call it, the shape of its params (zod,
-// reported as -32602 with the path of the bad field) and what it does on the Kernel. Transport-free:
+// The method table: for every protocol method, what it does on the Kernel, with who may call it and
+// the shape of its params (zod, reported as -32602 with the path of the bad field) taken from the
+// one protocol source, capabilities/protocol/methods.ts. Transport-free:
 // the WebSocket server and the MCP endpoint both dispatch through here, so roles are checked in one
 // place.
 
-import { z } from 'zod';
+import type { z } from 'zod';
 import { fail, RpcProtocolError, RPC_CODES } from '../capabilities/errors.ts';
-import type { Json, Principal, Role } from '../capabilities/types.ts';
-import { GRANT_KINDS, LOG_ORIGINS } from './api.ts';
+import type { Principal, Role } from '../capabilities/types.ts';
+import { COMMIT_EVENT_TYPES } from '../capabilities/protocol/constants.ts';
+import { PROTOCOL, type MethodDef } from '../capabilities/protocol/methods.ts';
 import type { EventType, MethodName, ProgressEvent, SubscribeResult } from './api.ts';
 import type { Kernel } from './kernel.ts';
 import type { Auth } from './auth.ts';
@@ -21,80 +23,41 @@ export interface CallContext {
   subscribe?: (types: EventType[], name: string | undefined) => void;
 }
 
-const ALL: Role[] = ['operator', 'agent', 'client'];
-const WRITERS: Role[] = ['operator', 'agent'];
-const OPERATORS: Role[] = ['operator'];
-
-const name = z.string().min(1).max(128);
-const json: z.ZodType<Json> = z.lazy(() => z.union([z.null(), z.boolean(), z.number(), z.string(), z.array(json), z.record(z.string(), json)]));
-const language = z.enum(['js', 'ts']);
-const limit = z.number().int().min(1).max(100_000).optional();
-const eventTypes = z.array(z.enum(['capability.registered', 'capability.activated', 'capability.removed', 'capability.rolledBack', 'log']));
-
-const registerChange = z.strictObject({
-  op: z.literal('register'),
-  source: z.string(),
-  manifest: z.record(z.string(), json).optional(),
-  language: language.optional(),
-  activate: z.boolean().optional(),
-});
-
-const empty = z.strictObject({}).optional();
-
 interface MethodSpec {
-  roles: Role[];
+  roles: readonly Role[];
   params: z.ZodType;
   run: (kernel: Kernel, ctx: CallContext, params: never, auth: Auth) => unknown;
 }
 
-function method<S extends z.ZodType>(roles: Role[], params: S, run: (kernel: Kernel, ctx: CallContext, params: z.infer<S>, auth: Auth) => unknown): MethodSpec {
-  return { roles, params, run: run as MethodSpec['run'] };
+/** A method's roles and params schema come from the protocol source; only what it does is here. */
+function method<M extends MethodName>(
+  name: M,
+  run: (kernel: Kernel, ctx: CallContext, params: z.output<(typeof PROTOCOL)[M]['params']>, auth: Auth) => unknown,
+): MethodSpec {
+  const def: MethodDef = PROTOCOL[name];
+  return { roles: def.roles, params: def.params, run: run as MethodSpec['run'] };
 }
 
 export const METHODS: Record<MethodName, MethodSpec> = {
-  'kernel/info': method(ALL, empty, (k) => k.info()),
-  'capabilities/register': method(
-    WRITERS,
-    z.strictObject({ source: z.string(), manifest: z.record(z.string(), json).optional(), language: language.optional(), activate: z.boolean().optional() }),
-    (k, ctx, p) => k.register(ctx.principal, p, ctx.progress),
-  ),
-  'capabilities/apply': method(
-    WRITERS,
-    z.strictObject({
-      changes: z
-        .array(
-          z.discriminatedUnion('op', [
-            registerChange,
-            z.strictObject({ op: z.literal('activate'), name, version: z.string().min(1) }),
-            z.strictObject({ op: z.literal('remove'), name }),
-          ]),
-        )
-        .min(1),
-      dryRun: z.boolean().optional(),
-    }),
-    (k, ctx, p) => k.apply(ctx.principal, p, ctx.progress),
-  ),
-  'capabilities/rollback': method(WRITERS, z.strictObject({ name, to: z.string().min(1).optional() }), (k, ctx, p) => k.rollback(ctx.principal, p, ctx.progress)),
-  'capabilities/remove': method(WRITERS, z.strictObject({ name }), (k, ctx, p) => k.remove(ctx.principal, p.name)),
-  'capabilities/list': method(ALL, z.strictObject({ prefix: z.string().optional(), cursor: z.string().optional(), limit }).optional(), (k, _c, p) => k.list(p ?? {})),
-  'capabilities/describe': method(ALL, z.strictObject({ name, version: z.string().min(1).optional() }), (k, _c, p) => k.describe(p)),
-  'capabilities/history': method(ALL, z.strictObject({ name: name.optional(), limit, cursor: z.string().optional() }).optional(), (k, _c, p) => k.history(p ?? {})),
-  // `input` is whatever JSON.parse produced, so it is JSON already; walking it again here would cost
-  // the hot path a second traversal. The capability's inputSchema is checked in the sandbox.
-  'capabilities/invoke': method(ALL, z.strictObject({ name, input: z.unknown().optional(), version: z.string().min(1).optional() }), (k, _c, p) =>
-    k.invoke({ name: p.name, input: (p.input ?? null) as Json, version: p.version }),
-  ),
-  'graph/get': method(ALL, z.strictObject({ root: name.optional(), depth: z.number().int().min(0).optional() }).optional(), (k, _c, p) => k.graphView(p ?? {})),
-  'graph/impact': method(ALL, z.strictObject({ name }), (k, _c, p) => k.impact(p.name)),
-  'state/get': method(OPERATORS, z.strictObject({ namespace: z.string().min(1), key: z.string() }), (k, _c, p) => k.stateGet(p.namespace, p.key)),
-  'state/list': method(
-    OPERATORS,
-    z.strictObject({ namespace: z.string().min(1), prefix: z.string().optional(), cursor: z.string().optional(), limit }),
-    (k, _c, p) => k.stateList(p),
-  ),
-  'events/subscribe': method(ALL, z.strictObject({ types: eventTypes.optional(), name: name.optional() }).optional(), (k, ctx, p): SubscribeResult => {
+  'kernel/info': method('kernel/info', (k) => k.info()),
+  'capabilities/register': method('capabilities/register', (k, ctx, p) => k.register(ctx.principal, p, ctx.progress)),
+  'capabilities/apply': method('capabilities/apply', (k, ctx, p) => k.apply(ctx.principal, p, ctx.progress)),
+  'capabilities/rollback': method('capabilities/rollback', (k, ctx, p) => k.rollback(ctx.principal, p, ctx.progress)),
+  'capabilities/remove': method('capabilities/remove', (k, ctx, p) => k.remove(ctx.principal, p.name)),
+  'capabilities/list': method('capabilities/list', (k, _c, p) => k.list(p ?? {})),
+  'capabilities/describe': method('capabilities/describe', (k, _c, p) => k.describe(p)),
+  'capabilities/history': method('capabilities/history', (k, _c, p) => k.history(p ?? {})),
+  // `input` is whatever JSON.parse produced, so it is JSON already: the schema does not walk it
+  // again (capabilities/protocol jsonPassthrough) and makes an absent one null. The capability's
+  // inputSchema is checked in the sandbox.
+  'capabilities/invoke': method('capabilities/invoke', (k, _c, p) => k.invoke({ name: p.name, input: p.input, version: p.version })),
+  'graph/get': method('graph/get', (k, _c, p) => k.graphView(p ?? {})),
+  'graph/impact': method('graph/impact', (k, _c, p) => k.impact(p.name)),
+  'state/get': method('state/get', (k, _c, p) => k.stateGet(p.namespace, p.key)),
+  'state/list': method('state/list', (k, _c, p) => k.stateList(p)),
+  'events/subscribe': method('events/subscribe', (k, ctx, p): SubscribeResult => {
     if (!ctx.subscribe) throw fail('FORBIDDEN', 'this transport cannot deliver events', {});
-    const types = p?.types ?? (['capability.registered', 'capability.activated', 'capability.removed', 'capability.rolledBack'] as EventType[]);
+    const types: EventType[] = p?.types ?? [...COMMIT_EVENT_TYPES];
     if (types.includes('log') && ctx.principal.role === 'client') {
       throw fail('FORBIDDEN', "role 'client' may not read logs", { role: ctx.principal.role, eventType: 'log' });
     }
@@ -102,31 +65,19 @@ export const METHODS: Record<MethodName, MethodSpec> = {
     ctx.subscribe(types, p?.name);
     return { subscribed: types };
   }),
-  'logs/recent': method(WRITERS, z.strictObject({ name: name.optional(), limit, origin: z.enum(LOG_ORIGINS).optional() }).optional(), (k, ctx, p) => {
+  'logs/recent': method('logs/recent', (k, ctx, p) => {
     const access = new LogAccess(k.grants);
     access.checkNamed(ctx.principal, p?.name);
     return k.recentLogs(p ?? {}, access.filterFor(ctx.principal));
   }),
-  'tokens/create': method(OPERATORS, z.strictObject({ role: z.enum(['operator', 'agent', 'client']), name: z.string().min(1).max(128) }), (_k, _c, p, auth) =>
-    auth.create(p.role, p.name),
-  ),
-  'tokens/list': method(OPERATORS, empty, (_k, _c, _p, auth) => ({ items: auth.list() })),
-  'tokens/revoke': method(OPERATORS, z.strictObject({ id: z.string().min(1) }), (_k, _c, p, auth) => auth.revoke(p.id)),
+  'tokens/create': method('tokens/create', (_k, _c, p, auth) => auth.create(p.role, p.name)),
+  'tokens/list': method('tokens/list', (_k, _c, _p, auth) => ({ items: auth.list() })),
+  'tokens/revoke': method('tokens/revoke', (_k, _c, p, auth) => auth.revoke(p.id)),
   // Agents may call these for the shared namespaces they own; the kernel checks that (grants.ts).
-  'grants/add': method(
-    WRITERS,
-    z.strictObject({
-      principal: z.string().min(1).max(200),
-      kind: z.enum(GRANT_KINDS),
-      target: z.string().min(1).max(512),
-      mode: z.enum(['r', 'rw']).optional(),
-      methods: z.array(z.string().min(1).max(16)).max(16).optional(),
-    }),
-    (k, ctx, p) => k.grants.add(ctx.principal, p),
-  ),
-  'grants/list': method(WRITERS, z.strictObject({ principal: z.string().min(1).max(200).optional() }).optional(), (k, ctx, p) => k.grants.list(ctx.principal, p ?? {})),
-  'grants/revoke': method(WRITERS, z.strictObject({ id: z.string().min(1).max(200) }), (k, ctx, p) => k.grants.revoke(ctx.principal, p.id)),
-  'kernel/backup': method(OPERATORS, z.strictObject({ file: z.string().min(1) }), (k, _c, p) => k.backup(p.file)),
+  'grants/add': method('grants/add', (k, ctx, p) => k.grants.add(ctx.principal, p)),
+  'grants/list': method('grants/list', (k, ctx, p) => k.grants.list(ctx.principal, p ?? {})),
+  'grants/revoke': method('grants/revoke', (k, ctx, p) => k.grants.revoke(ctx.principal, p.id)),
+  'kernel/backup': method('kernel/backup', (k, _c, p) => k.backup(p.file)),
 };
 
 export class Rpc {

@@ -7,7 +7,10 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { ToolListChangedNotificationSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { fail, RpcProtocolError, RPC_CODES } from '../capabilities/errors.ts';
 import type { Json, JsonObject } from '../capabilities/types.ts';
-import { capabilityNameOf, createMcpServer, formatToolError, toolNameOf, toToolError, type McpBackend } from '../kernel/mcp.ts';
+import type { McpBackend } from '../mcp/backend.ts';
+import { formatToolError, toToolError } from '../mcp/errors.ts';
+import { createMcpServer } from '../mcp/server.ts';
+import { capabilityNameOf, toolNameOf } from '../mcp/tool-names.ts';
 
 interface FakeCap {
   name: string;

@@ -1,0 +1,117 @@
+// The substrate_* tools: the protocol methods a model uses to write and upgrade capabilities. Each
+// tool's inputSchema is its method's params schema from the one protocol source
+// (capabilities/protocol/, z.toJSONSchema), so the tools accept exactly what the kernel validates;
+// the descriptions and annotations are written here for a model.
+
+import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import { paramsJsonSchema } from '../capabilities/protocol/json-schema.ts';
+import { PROTOCOL, type MethodName } from '../capabilities/protocol/methods.ts';
+import type { ApplyResult, DescribeResult, GraphResult, ImpactResult, RegisterResult, RollbackResult } from '../capabilities/protocol/types.ts';
+import { summarizeApply, summarizeDescribe, summarizeGraph, summarizeRegister } from './summaries.ts';
+
+export interface ManagementTool {
+  method: MethodName;
+  tool: Tool;
+  summarize(result: unknown): string;
+}
+
+/** A method's params as a tool's inputSchema. */
+export function toolInputSchema(method: MethodName): Tool['inputSchema'] {
+  return paramsJsonSchema(PROTOCOL[method].params) as Tool['inputSchema'];
+}
+
+const WRITING_GUIDE = `A capability is one ES module (JavaScript, or TypeScript with language "ts"):
+
+export const manifest = {
+  name: "text.shout",                 // dot-separated lowercase segments
+  version: "1.0.0",                   // semver; a new upload of a name needs a new version
+  description: "Upper-cases a text",
+  inputSchema:  { type: "object", properties: { text: { type: "string" } }, required: ["text"] },
+  outputSchema: { type: "object", properties: { text: { type: "string" } }, required: ["text"] },
+  dependencies: { "text.tokenize": "^1.0.0" },   // only these may be called, with ctx.call
+  limits: { timeoutMs: 2000, memoryMb: 64 },      // optional (defaults 5000 ms, 64 MB)
+  tests: [ { name: "shouts", input: { text: "hi" }, expect: { text: "HI" } } ],
+};
+export default async function (input, ctx) {
+  return { text: input.text.toUpperCase() };
+}
+
+The default export receives the input (checked against inputSchema) and ctx: ctx.call(name, input) calls a declared dependency, ctx.state.get/set/delete/list(key) is the capability's own persistent JSON state, ctx.log(...) logs. No require, import, process, file system or network. Tests are gates: they run before the change commits (also the tests of every capability that depends on this one), and one failure refuses the whole change with nothing committed.`;
+
+export const MANAGEMENT: Record<string, ManagementTool> = {
+  substrate_register: {
+    method: 'capabilities/register',
+    tool: {
+      name: 'substrate_register',
+      title: 'Register a capability',
+      description: `Registers a new capability, or a new version of one, and (unless activate is false) makes it current so it appears as a tool. Its tests, and the tests of everything depending on it, must pass first; otherwise nothing changes and the result says which test failed, what it expected and what it got.\n\n${WRITING_GUIDE}`,
+      inputSchema: toolInputSchema('capabilities/register'),
+    },
+    summarize: (r) => summarizeRegister(r as RegisterResult),
+  },
+  substrate_apply: {
+    method: 'capabilities/apply',
+    tool: {
+      name: 'substrate_apply',
+      title: 'Apply a changeset',
+      description: `Applies several changes as one atomic changeset: register new versions, activate an existing version, or remove a capability. Everything is validated and gated together and commits as a whole or not at all, so use it to upgrade a capability and its dependents in one step. With dryRun: true, nothing is committed and the result shows the plan and every gate result.\n\n${WRITING_GUIDE}`,
+      inputSchema: toolInputSchema('capabilities/apply'),
+    },
+    summarize: (r) => summarizeApply(r as ApplyResult),
+  },
+  substrate_rollback: {
+    method: 'capabilities/rollback',
+    tool: {
+      name: 'substrate_rollback',
+      title: 'Roll a capability back',
+      description:
+        'Makes an earlier version of a capability current again (the previous current one by default, or the version `to`). Gated like any change; history is kept.',
+      inputSchema: toolInputSchema('capabilities/rollback'),
+    },
+    summarize: (r) => {
+      const x = r as RollbackResult;
+      return `${x.name} is current at ${x.version} again (generation ${x.generation}).`;
+    },
+  },
+  substrate_describe: {
+    method: 'capabilities/describe',
+    tool: {
+      name: 'substrate_describe',
+      title: 'Describe a capability',
+      description:
+        'Shows one version of a capability (the current one by default): its manifest with schemas and tests, its source, its dependencies and what depends on it. Read it before writing an upgrade.',
+      inputSchema: toolInputSchema('capabilities/describe'),
+      annotations: { readOnlyHint: true },
+    },
+    summarize: (r) => summarizeDescribe(r as DescribeResult),
+  },
+  substrate_graph: {
+    method: 'graph/get',
+    tool: {
+      name: 'substrate_graph',
+      title: 'Dependency graph',
+      description: 'The dependency graph of the current capabilities (who calls whom, with version ranges, and which state namespaces they use); from one root and down to a depth when given.',
+      inputSchema: toolInputSchema('graph/get'),
+      annotations: { readOnlyHint: true },
+    },
+    summarize: (r) => summarizeGraph(r as GraphResult),
+  },
+  substrate_impact: {
+    method: 'graph/impact',
+    tool: {
+      name: 'substrate_impact',
+      title: 'Impact of a change',
+      description: 'What a change to a capability would touch: the capabilities that depend on it (transitively) and the tests that would gate the change. Check it before an upgrade.',
+      inputSchema: toolInputSchema('graph/impact'),
+      annotations: { readOnlyHint: true },
+    },
+    summarize: (r) => {
+      const x = r as ImpactResult;
+      const deps = x.dependents.length ? `Capabilities depending on ${x.name}: ${x.dependents.join(', ')}.` : `Nothing depends on ${x.name}.`;
+      const tests = x.tests.map((t) => `- ${t.capability} ${t.version}: "${t.test}"`);
+      return `${deps}\nA change to ${x.name} runs ${x.tests.length} gate test(s)${tests.length ? `:\n${tests.join('\n')}` : '.'}`;
+    },
+  },
+};
+
+export const MANAGEMENT_TOOLS: readonly string[] = Object.keys(MANAGEMENT).sort();
