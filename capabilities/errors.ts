@@ -2,6 +2,20 @@
 // SubstrateError whose `type` is one of ErrorType; `data` carries what the caller needs to act
 // (which limit, which test, which dependency, the capability's message and stack).
 // Errors cross process boundaries (sandbox worker -> kernel -> client) as plain WireError values.
+//
+// The rule for which type a failure gets (docs/protocol.md, "Errors"):
+//   a limit was exceeded          → the limit's kind decides (LIMIT_ERROR_TYPES, use exceeded()):
+//                                   data too big or too deep PAYLOAD_TOO_LARGE, too much work at
+//                                   once or per run OVERLOADED, time TIMEOUT, memory MEMORY_LIMIT,
+//                                   call-tree depth CALL_DEPTH_EXCEEDED;
+//   a caller's value is refused   → INVALID_INPUT (schemas, state keys, options), or the specific
+//                                   type the contract names (INVALID_MANIFEST, COMPILE_ERROR, …);
+//   a capability's value refused  → INVALID_OUTPUT;
+//   capability code threw or did  → CAPABILITY_ERROR (its message and stack in data);
+//   something the sandbox refuses
+//   who may do what               → UNAUTHORIZED (no valid token), FORBIDDEN (role or owner),
+//                                   STATE_FORBIDDEN (a namespace not declared or granted);
+//   the sandbox process died      → SANDBOX_CRASHED, unless a limit explains it (MEMORY_LIMIT).
 
 export const ERROR_TYPES = [
   'UNAUTHORIZED',
@@ -71,6 +85,21 @@ export function isErrorType(t: unknown): t is ErrorType {
 /** The one constructor everything uses: `fail('NOT_FOUND', 'no capability x', { name: 'x' })`. */
 export function fail(type: ErrorType, message: string, data: ErrorData = {}): SubstrateError {
   return new SubstrateError(type, message, data);
+}
+
+/** The kinds of limit a failure can exceed, and the type each gets (the rule above). */
+export type LimitKind = 'size' | 'work' | 'time' | 'memory' | 'callDepth';
+export const LIMIT_ERROR_TYPES: { readonly [K in LimitKind]: ErrorType } = {
+  size: 'PAYLOAD_TOO_LARGE',
+  work: 'OVERLOADED',
+  time: 'TIMEOUT',
+  memory: 'MEMORY_LIMIT',
+  callDepth: 'CALL_DEPTH_EXCEEDED',
+};
+
+/** A limit exceeded: `exceeded('size', 'source is larger than 1 MiB', { what: 'source', limit })`. */
+export function exceeded(kind: LimitKind, message: string, data: ErrorData = {}): SubstrateError {
+  return new SubstrateError(LIMIT_ERROR_TYPES[kind], message, data);
 }
 
 /** Turns anything thrown into a SubstrateError; unknown exceptions are kept as an internal detail. */

@@ -6,7 +6,7 @@
 //
 // Depth: a scalar is 0, `[]` and `{}` are 1, `[[1]]` is 2.
 
-import { fail, type ErrorData, type SubstrateError } from './errors.ts';
+import { exceeded, type ErrorData, type SubstrateError } from './errors.ts';
 
 /** The deepest a capability's input or output, or a state value, may nest. */
 export const MAX_JSON_DEPTH = 256;
@@ -72,7 +72,7 @@ export function jsonValueDepth(value: unknown, stopAbove = Infinity): number {
  *  `data.what` names the value as the byte limits do ('input', 'output', 'value', 'request'), and
  *  `limitKind: 'depth'` tells this limit from theirs. */
 export function tooDeep(subject: string, depth: number, limit: number, data: ErrorData & { what: string }): SubstrateError {
-  return fail('PAYLOAD_TOO_LARGE', `${subject} nests ${depth} levels deep, the limit is ${limit}`, { ...data, depth, limit, limitKind: 'depth' });
+  return exceeded('size', `${subject} nests ${depth} levels deep, the limit is ${limit}`, { ...data, depth, limit, limitKind: 'depth' });
 }
 
 /** Throws tooDeep when JSON text nests deeper than `limit`. */

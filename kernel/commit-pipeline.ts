@@ -10,7 +10,7 @@
 
 import type { EventEmitter } from 'node:events';
 import { nanoid } from 'nanoid';
-import { fail } from '../capabilities/errors.ts';
+import { exceeded, fail } from '../capabilities/errors.ts';
 import { planChangeset, selectGateTests, type Plan, type PlannedChange } from '../capabilities/changeset.ts';
 import type { Graph } from '../capabilities/graph.ts';
 import { assertName } from '../capabilities/names.ts';
@@ -214,7 +214,7 @@ export class CommitPipeline {
         });
         if (committed) return committed;
         if (round + 1 >= MAX_GATE_ROUNDS) {
-          throw fail('OVERLOADED', `the graph changed under this changeset ${MAX_GATE_ROUNDS} times while its gates ran; try again`, { limit: 'gateRounds', max: MAX_GATE_ROUNDS });
+          throw exceeded('work', `the graph changed under this changeset ${MAX_GATE_ROUNDS} times while its gates ran; try again`, { limit: 'gateRounds', max: MAX_GATE_ROUNDS });
         }
       }
     } finally {

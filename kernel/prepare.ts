@@ -5,7 +5,7 @@
 // lock, recheckNew repeats the checks that what committed meanwhile can invalidate.
 
 import semver from 'semver';
-import { fail } from '../capabilities/errors.ts';
+import { exceeded, fail } from '../capabilities/errors.ts';
 import type { PlannedChange } from '../capabilities/changeset.ts';
 import { compileSource } from '../capabilities/compile.ts';
 import type { GraphVersion } from '../capabilities/graph.ts';
@@ -104,7 +104,7 @@ export class Preparation {
   private async prepareVersion(principal: Principal, source: string, manifestIn: JsonObject | undefined, language: Language | undefined, activate: boolean, claims: Map<string, Owner>): Promise<PreparedVersion> {
     if (typeof source !== 'string' || source.length === 0) throw fail('COMPILE_ERROR', 'source is empty', {});
     if (Buffer.byteLength(source) > KERNEL_LIMITS.maxPayloadBytes) {
-      throw fail('PAYLOAD_TOO_LARGE', 'source is larger than 1 MiB', { what: 'source', limit: KERNEL_LIMITS.maxPayloadBytes });
+      throw exceeded('size', 'source is larger than 1 MiB', { what: 'source', limit: KERNEL_LIMITS.maxPayloadBytes });
     }
     const lang: Language = language ?? 'js';
     const compiled = compileSource(source, lang);

@@ -4,7 +4,7 @@
 // module answers what capability code asks through its ctx.
 
 import { LRUCache } from 'lru-cache';
-import { asSubstrateError, fail } from '../capabilities/errors.ts';
+import { asSubstrateError, exceeded, fail } from '../capabilities/errors.ts';
 import type { WireError } from '../capabilities/errors.ts';
 import { jsonTextDepth, MAX_JSON_DEPTH, tooDeep } from '../capabilities/json-limits.ts';
 import { INLINE_VALIDATION_BUDGET, loadStandalone } from '../capabilities/schema.ts';
@@ -241,11 +241,11 @@ export class CallTreeRunner {
       );
     }
     if (++tree.calls > MAX_CALLS_PER_RUN) {
-      return answer.error(fail('OVERLOADED', `the invocation made more than ${MAX_CALLS_PER_RUN} calls`, { limit: MAX_CALLS_PER_RUN, what: 'calls' }).toWire());
+      return answer.error(exceeded('work', `the invocation made more than ${MAX_CALLS_PER_RUN} calls`, { limit: MAX_CALLS_PER_RUN, what: 'calls' }).toWire());
     }
     const depth = invocation.depth + 1;
     if (depth > KERNEL_LIMITS.maxDepth) {
-      return answer.error(fail('CALL_DEPTH_EXCEEDED', `call depth ${depth} exceeds the limit of ${KERNEL_LIMITS.maxDepth}`, { depth, limit: KERNEL_LIMITS.maxDepth }).toWire());
+      return answer.error(exceeded('callDepth', `call depth ${depth} exceeds the limit of ${KERNEL_LIMITS.maxDepth}`, { depth, limit: KERNEL_LIMITS.maxDepth }).toWire());
     }
     const links = tree.spec.links;
     const own = hasOwn(links, payload.hash) ? links[payload.hash] : undefined;
@@ -402,5 +402,5 @@ function err(type: Parameters<typeof fail>[0], message: string, data: { [k: stri
 function timeoutError(payload: VersionPayload) {
   const { name, version, manifest } = payload;
   const timeoutMs = manifest.limits.timeoutMs;
-  return fail('TIMEOUT', `${name}@${version} did not finish within its deadline (timeoutMs ${timeoutMs})`, { timeoutMs, name, version });
+  return exceeded('time', `${name}@${version} did not finish within its deadline (timeoutMs ${timeoutMs})`, { timeoutMs, name, version });
 }

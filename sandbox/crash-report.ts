@@ -5,7 +5,7 @@
 // isolate V8 lost control of (sandbox/isolate-host.ts names it on stderr under the pool's nonce)
 // gets MEMORY_LIMIT with its own limit. The whole stderr tail goes to the operator only (onCrash).
 
-import { fail, SubstrateError } from '../capabilities/errors.ts';
+import { exceeded, fail, SubstrateError } from '../capabilities/errors.ts';
 
 /** Why a worker died, in words that say nothing about any call. */
 export type CrashReason = 'killed by the pool: unresponsive' | 'killed by the pool: malformed message' | 'killed by the pool' | 'out of memory' | 'killed by a signal' | 'exited';
@@ -56,7 +56,7 @@ export function crashError(o: {
   const base = { pid: o.pid, signal: o.signal, exitCode: o.exitCode, ...(o.invocationId !== undefined ? { invocationId: o.invocationId } : {}) };
   if (o.culprit && o.invocationId !== undefined && o.culprit.invocationIds.includes(o.invocationId)) {
     const { name, version, memoryMb } = o.culprit;
-    return fail('MEMORY_LIMIT', `${name}@${version} exceeded its memory limit of ${memoryMb} MB (its sandbox worker was replaced)`, {
+    return exceeded('memory', `${name}@${version} exceeded its memory limit of ${memoryMb} MB (its sandbox worker was replaced)`, {
       memoryMb,
       name,
       version,

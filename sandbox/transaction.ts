@@ -3,7 +3,7 @@
 // from the source is recorded with its version so the kernel can validate the whole tree at commit.
 // The worker wires the source to its read-only SQLite connection (live) or to a seed (scratch).
 
-import { fail } from '../capabilities/errors.ts';
+import { exceeded, fail } from '../capabilities/errors.ts';
 import { checkTextDepth } from '../capabilities/json-limits.ts';
 import { KERNEL_LIMITS } from '../capabilities/types.ts';
 import type { Json } from '../capabilities/types.ts';
@@ -53,7 +53,7 @@ export function checkKey(key: unknown): string {
   if (LONE_SURROGATE.test(key)) throw fail('INVALID_INPUT', 'a state key must be well-formed Unicode', { what: 'key' });
   const size = Buffer.byteLength(key, 'utf8');
   if (size > KERNEL_LIMITS.maxStateKeyBytes) {
-    throw fail('PAYLOAD_TOO_LARGE', `state key is ${size} bytes, the limit is ${KERNEL_LIMITS.maxStateKeyBytes}`, {
+    throw exceeded('size', `state key is ${size} bytes, the limit is ${KERNEL_LIMITS.maxStateKeyBytes}`, {
       what: 'key',
       limit: KERNEL_LIMITS.maxStateKeyBytes,
       size,
@@ -67,7 +67,7 @@ export function checkValue(json: unknown): string {
   if (typeof json !== 'string') throw fail('INVALID_INPUT', 'a state value must be a JSON value (undefined cannot be stored)', { what: 'value' });
   const size = Buffer.byteLength(json, 'utf8');
   if (size > KERNEL_LIMITS.maxStateValueBytes) {
-    throw fail('PAYLOAD_TOO_LARGE', `state value is ${size} bytes of JSON, the limit is ${KERNEL_LIMITS.maxStateValueBytes}`, {
+    throw exceeded('size', `state value is ${size} bytes of JSON, the limit is ${KERNEL_LIMITS.maxStateValueBytes}`, {
       what: 'value',
       limit: KERNEL_LIMITS.maxStateValueBytes,
       size,
@@ -81,7 +81,7 @@ export function checkValue(json: unknown): string {
  *  as the tree writes (Transaction.put) and again by the kernel before it commits. */
 export function checkTxnRows(rows: number): void {
   if (rows > KERNEL_LIMITS.maxTxnRows) {
-    throw fail('PAYLOAD_TOO_LARGE', `the transaction writes more than ${KERNEL_LIMITS.maxTxnRows} state keys (the limit maxTxnRows); nothing was committed`, {
+    throw exceeded('size', `the transaction writes more than ${KERNEL_LIMITS.maxTxnRows} state keys (the limit maxTxnRows); nothing was committed`, {
       what: 'transaction rows',
       limit: KERNEL_LIMITS.maxTxnRows,
       rows,
@@ -159,7 +159,7 @@ export class Transaction {
     if (sp.state !== 'open') return;
     this.written += key.length + (value === null ? 0 : value.length);
     if (this.written > TXN_MAX_WRITE_BYTES) {
-      throw fail('PAYLOAD_TOO_LARGE', `the invocation wrote more than ${TXN_MAX_WRITE_BYTES} characters of state`, {
+      throw exceeded('size', `the invocation wrote more than ${TXN_MAX_WRITE_BYTES} characters of state`, {
         what: 'transaction',
         limit: TXN_MAX_WRITE_BYTES,
       });

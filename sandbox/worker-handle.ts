@@ -8,7 +8,7 @@ import type { ChildProcess, Serializable } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { fail, type SubstrateError } from '../capabilities/errors.ts';
+import { exceeded, type SubstrateError } from '../capabilities/errors.ts';
 import { jsonValueDepth, MAX_JSON_DEPTH, tooDeep } from '../capabilities/json-limits.ts';
 import { Outbox } from './ipc.ts';
 import type { Inspection, RunResult, ToWorker } from './protocol.ts';
@@ -135,7 +135,7 @@ export class WorkerHandle {
     const err =
       depth > MAX_JSON_DEPTH
         ? tooDeep('the input', jsonValueDepth(input), MAX_JSON_DEPTH, { what: 'input' })
-        : fail('PAYLOAD_TOO_LARGE', `the call could not be sent to the sandbox: ${e instanceof Error ? e.message : String(e)}`, { what: 'input' });
+        : exceeded('size', `the call could not be sent to the sandbox: ${e instanceof Error ? e.message : String(e)}`, { what: 'input' });
     if (p.kind === 'run') p.resolve({ ok: false, error: err.toWire(), durationMs: performance.now() - p.started });
     else p.reject(err);
   }

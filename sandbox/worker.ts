@@ -5,7 +5,7 @@
 // Environment: SUBSTRATE_SANDBOX_DB (the SQLite file, empty for none), SUBSTRATE_SANDBOX_MAX_ISOLATES,
 // SUBSTRATE_SANDBOX_RSS_HEADROOM_MB (sandbox/memory-watchdog.ts), SUBSTRATE_SANDBOX_NONCE (crash lines).
 
-import { asSubstrateError, fail } from '../capabilities/errors.ts';
+import { asSubstrateError, exceeded, fail } from '../capabilities/errors.ts';
 import { openReadOnlyState } from '../store/state.ts';
 import type { ReadOnlyState } from '../store/state.ts';
 import { CallTreeRunner } from './call-tree.ts';
@@ -39,7 +39,7 @@ const out = new Outbox<FromWorker>((batch) => {
         sendFrame(m);
       } catch (e) {
         if (m.t === 'done') {
-          const error = fail('PAYLOAD_TOO_LARGE', `the result could not be sent to the kernel: ${e instanceof Error ? e.message : String(e)}`, { what: 'output' }).toWire();
+          const error = exceeded('size', `the result could not be sent to the kernel: ${e instanceof Error ? e.message : String(e)}`, { what: 'output' }).toWire();
           sendFrame({ ...m, result: { ok: false, error, durationMs: m.result.durationMs } });
         }
       }

@@ -98,3 +98,12 @@ describe('clampLimit', () => {
     expect(clampLimit(5000, 50, 1000)).toBe(1000);
   });
 });
+
+describe('the error-type rule for limits', () => {
+  it('gives each kind of limit its one type', async () => {
+    const { exceeded, LIMIT_ERROR_TYPES } = await import('../capabilities/errors.ts');
+    expect(LIMIT_ERROR_TYPES).toEqual({ size: 'PAYLOAD_TOO_LARGE', work: 'OVERLOADED', time: 'TIMEOUT', memory: 'MEMORY_LIMIT', callDepth: 'CALL_DEPTH_EXCEEDED' });
+    const e = exceeded('size', 'too big', { what: 'source', limit: 1 });
+    expect(e.toWire()).toEqual({ type: 'PAYLOAD_TOO_LARGE', message: 'too big', data: { what: 'source', limit: 1 } });
+  });
+});
