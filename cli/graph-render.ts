@@ -11,10 +11,6 @@ import { plain, type Style } from './format.ts';
 export const GRAPH_FORMATS = ['tree', 'dot', 'mermaid', 'json'] as const;
 export type GraphFormat = (typeof GRAPH_FORMATS)[number];
 
-export function isGraphFormat(s: string): s is GraphFormat {
-  return (GRAPH_FORMATS as readonly string[]).includes(s);
-}
-
 /** `shared:text.stats` stays as it is; a capability's own namespace becomes `text.count (state)`. */
 function namespaceKey(name: string): string {
   return name.startsWith('shared:') ? name : `${name} (state)`;

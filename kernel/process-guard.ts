@@ -7,12 +7,6 @@
 // other programs that own their process.
 
 let installed = false;
-let count = 0;
-
-/** How many unhandled failures the guard has absorbed (for tests and diagnostics). */
-export function unhandledFailures(): number {
-  return count;
-}
 
 /** Replaces the process's 'uncaughtException' and 'unhandledRejection' listeners with ones that
  *  log to stderr and keep the process alive. Idempotent. */
@@ -20,7 +14,6 @@ export function guardProcess(log: (line: string) => void = (line) => process.std
   if (installed) return;
   installed = true;
   const report = (kind: string) => (e: unknown) => {
-    count++;
     const text = e instanceof Error ? (e.stack ?? e.message) : String(e);
     try {
       log(`substrate: ${kind} (the kernel keeps serving; please report this): ${text}`);

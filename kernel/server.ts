@@ -49,7 +49,6 @@ export interface ServerOptions {
 /** A connection that does not read what it is sent: its queued bytes passed maxEventBacklogBytes,
  *  whether they were replies or events. One code for both: the remedy is the same (read). */
 export const CLOSE_SLOW_READER = 4008;
-export const CLOSE_SLOW_SUBSCRIBER = CLOSE_SLOW_READER;
 /** How long a connection closed for not reading gets to take the close frame before it is cut:
  *  nothing more is queued to it meanwhile, so this bounds time, not memory. */
 const SLOW_READER_GRACE_MS = 5000;
