@@ -1,4 +1,4 @@
-// The shared MCP logic of kernel/mcp.ts over a fake backend (no kernel): tool names and their
+// The shared MCP logic of mcp/ (server, names, errors) over a fake backend (no kernel): tool names and their
 // reverse mapping, schema shaping, error texts, role gating and list_changed.
 
 import { describe, expect, it } from 'vitest';
