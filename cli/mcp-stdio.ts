@@ -7,6 +7,7 @@ import type { Readable, Writable } from 'node:stream';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { SubstrateClient, RpcError } from '../kernel/client.ts';
 import type { EventType, MethodName, ParamsOf, ResultOf } from '../kernel/api.ts';
+import { COMMIT_EVENT_TYPES } from '../capabilities/protocol/constants.ts';
 import type { McpBackend, McpProgress } from '../mcp/backend.ts';
 import { createMcpServer } from '../mcp/server.ts';
 import { KERNEL_VERSION } from '../kernel/version.ts';
@@ -19,7 +20,7 @@ export interface McpStdioOptions {
   stdout?: Writable;
 }
 
-const COMMIT_EVENTS: EventType[] = ['capability.registered', 'capability.activated', 'capability.removed', 'capability.rolledBack'];
+const COMMIT_EVENTS: EventType[] = [...COMMIT_EVENT_TYPES];
 
 /** The MCP backend over a connected client. */
 export function remoteBackend(client: SubstrateClient): McpBackend {
