@@ -63,6 +63,21 @@ describe('the protocol source', () => {
     expect(result.map((k) => k.replace(/\?$/, '')).sort()).toEqual(schemaKeys(PROTOCOL[m].result, 'output').map((k) => k.replace(/\?$/, '')).sort());
   });
 
+  it("docs/protocol.md's roles table gives each method the protocol's roles", () => {
+    const start = doc.indexOf('| method | operator | agent | client |');
+    expect(start).toBeGreaterThan(0);
+    const table = doc.slice(start, doc.indexOf('\n\n', start)).split('\n').slice(2);
+    const seen = new Map<string, string[]>();
+    for (const row of table) {
+      const cells = row.split('|').slice(1, -1).map((c) => c.trim());
+      // A cell with anything but "–" allows the role (✓, or a restriction such as "owned names").
+      const roles = (['operator', 'agent', 'client'] as const).filter((_r, i) => cells[i + 1] !== '–');
+      for (const m of cells[0].matchAll(/`([a-z]+\/[a-zA-Z]+)`/g)) seen.set(m[1], roles);
+    }
+    expect([...seen.keys()].sort()).toEqual([...METHOD_NAMES].sort());
+    for (const m of METHOD_NAMES) expect(seen.get(m), m).toEqual([...PROTOCOL[m].roles]);
+  });
+
   it("the MCP management tools take their methods' params schemas", () => {
     expect(MANAGEMENT_TOOLS.length).toBeGreaterThan(0);
     for (const name of MANAGEMENT_TOOLS) {
