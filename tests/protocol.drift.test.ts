@@ -1,5 +1,5 @@
 // The one protocol source against everything derived from it or written beside it: docs/protocol.md
-// (its generated section, and the hand-written `Params:`/`Result:` lines of every method), the MCP
+// (its generated section, its roles table, the hand-written `Params:`/`Result:` lines), the MCP
 // management tools' inputSchemas, and kernel/rpc.ts's method table. Fails when any of them drifts.
 
 import { readFileSync } from 'node:fs';
