@@ -1,8 +1,9 @@
 // The one wire format between a capability's isolate and its host in the worker: every tag, every
-// encoding and every limit that both sides use is defined here, once. The in-isolate half (the
-// bootstrap in bridge.ts) gets them interpolated into its source; the host half (isolate-host.ts,
-// call-tree.ts) imports them. Only strings and numbers cross, so each message is a tag letter and
-// a body; the round trips are tested in tests/sandbox.wire.test.ts.
+// encoding and every limit that both sides use is defined here, once. Both halves import them: the
+// in-isolate modules (sandbox/runtime/, bundled with esbuild: so this file imports nothing that is
+// not plain data) and the host (isolate-host.ts, call-tree.ts, runtime.ts). Only strings and
+// numbers cross, so each message is a tag letter and a body; the round trips are tested in
+// tests/sandbox.wire.test.ts.
 
 import type { WireError } from '../capabilities/errors.ts';
 
@@ -42,6 +43,19 @@ export const MAX_PENDING_REQUESTS = 4096;
 export const BARRIER_EVERY_MESSAGES = 1024;
 export const BARRIER_EVERY_CHARS = 4 * 1024 * 1024;
 
+
+/** The runtime's host hooks (sandbox/runtime.ts, sandbox/runtime/boot.ts): the operations of the
+ *  one host callback each context gets while the runtime is installed. */
+export const HOOK_OP = { urlParse: 0, random: 1, urlSet: 2 } as const;
+
+/** Random bytes handed out per hook call; the in-isolate side asks in chunks of at most this. */
+export const RANDOM_CHUNK_BYTES = 65536;
+
+/** Inputs (and bases) longer than this are refused by the URL hooks, on both sides of the boundary. */
+export const MAX_URL_INPUT_LENGTH = 65536;
+
+/** Hidden global defined by the runtime bundle that the bridge captures and deletes. */
+export const SB_FORMAT_GLOBAL = '__sb_format';
 
 /** Tags of the buffered state writes a call sends with its messages: `s` + "nsLen,keyLen,valueLen:"
  *  + ns + key + value, or `d` + "nsLen,keyLen,0:" + ns + key. */
