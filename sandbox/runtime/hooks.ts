@@ -17,8 +17,9 @@ const holder = globalThis as { __sb_hooks?: RuntimeHooks | null };
 const hooks = holder.__sb_hooks;
 delete holder.__sb_hooks;
 if (hooks === null || typeof hooks !== 'object' ||
-    typeof hooks.urlParse !== 'function' || typeof hooks.randomFill !== 'function') {
+    typeof hooks.urlParse !== 'function' || typeof hooks.urlSet !== 'function' || typeof hooks.randomFill !== 'function') {
   throw new TypeError('sandbox runtime: __sb_hooks is missing');
 }
 export const hookUrlParse = hooks.urlParse;
+export const hookUrlSet = hooks.urlSet;
 export const hookRandomFill = hooks.randomFill;
