@@ -1,10 +1,8 @@
+// The atob and btoa globals (HTML "forgiving-base64"), with Node's errors.
 import { StringPrototypeCharCodeAt, Uint8ArrayCtor, TypeErrorCtor } from './primordials.ts';
 import { InvalidCharacterError } from './dom-errors.ts';
 import { toDOMString, CHUNK, chunkUnits, flushUnits } from './utf8.ts';
 
-// ---------------------------------------------------------------------------------------------
-// atob / btoa (HTML "forgiving-base64")
-// ---------------------------------------------------------------------------------------------
 export const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 // Built on first use: every context pays for its tables only if it uses them.
 export let B64_CODES = null;

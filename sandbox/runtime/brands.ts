@@ -1,8 +1,9 @@
+// Brand checks: what kind of built-in a value really is, by calling a built-in getter or method
+// that throws for any other receiver (never @@toStringTag or instanceof: both are forgeable), and
+// the registry through which URLSearchParams and URL make their own brands known to inspect.ts.
+// Also the hex helpers several globals share.
 import { ObjectPrototype, ObjectPrototypeToString, StringPrototypeValueOf, RegExpCtor, RegExpPrototypeGetSource, NumberPrototypeValueOf, BooleanPrototypeValueOf, BigIntPrototypeValueOf, SymbolPrototypeValueOf, MapPrototypeGetSize, SetPrototypeGetSize, WeakMapPrototypeHas, WeakSetPrototypeHas, DatePrototypeGetTime, ArrayBufferIsView, ArrayBufferPrototypeGetByteLength, SharedArrayBufferPrototypeGetByteLength, TypedArrayPrototypeGetSymbolToStringTag, TypedArrayPrototypeGetBuffer, TypedArrayPrototypeGetByteOffset, TypedArrayPrototypeGetByteLength, Uint8ArrayCtor, DataViewPrototypeGetBuffer, DataViewPrototypeGetByteOffset, DataViewPrototypeGetByteLength } from './primordials.ts';
 
-// ---------------------------------------------------------------------------------------------
-// Brand checks (never trust @@toStringTag or instanceof: both are forgeable).
-// ---------------------------------------------------------------------------------------------
 export function typedArrayName(v) {
   // The getter returns undefined (without throwing) for anything that is not a typed array.
   return TypedArrayPrototypeGetSymbolToStringTag(v);

@@ -336,9 +336,22 @@ function makeCtx(callId, invocation) {
         return send(callId, 'call', '', typeof name === 'string' ? slice(name, 0, 129) : null, text);
       } catch (e) { return rejected(e); }
     },
+    // Recorded in the call's frame on the host and stored only when the tree commits (docs/jobs.md).
+    enqueue: function enqueue(name, input, opts) {
+      try {
+        let delayMs;
+        let key;
+        if (opts !== undefined && opts !== null) { delayMs = opts.delayMs; key = opts.key; }
+        const text = jsonArg({ __proto__: null, input: input === undefined ? null : input, delayMs: delayMs, key: key }, 'input');
+        if (text === undefined) {
+          throw typedError(wire('INVALID_INPUT', 'the input of ctx.enqueue has no JSON form', { __proto__: null, path: '', message: 'not JSON', name: typeof name === 'string' ? name : null }));
+        }
+        return send(callId, 'enqueue', '', typeof name === 'string' ? slice(name, 0, 129) : null, text);
+      } catch (e) { return rejected(e); }
+    },
     state: stateApi(callId, '', invocation.name),
     log: function log_(...args) { log(callId, 'log', args); },
-    invocation: ObjectFreeze(invocation),
+    invocation: ObjectFreeze(invocation.job === undefined ? invocation : { ...invocation, job: ObjectFreeze(invocation.job) }),
   });
 }
 function outputResult(out, name) {

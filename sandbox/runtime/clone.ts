@@ -1,11 +1,10 @@
+// The structuredClone global: HTML structured serialize + deserialize in one pass, with Node's
+// DataCloneError for what cannot be cloned. Buffers are copied, never detached.
 import { dataProperty, ObjectDefineProperty, ObjectGetOwnPropertyDescriptor, ObjectKeys, ObjectPrototypeToString, FunctionPrototypeToString, ArrayIsArray, StringCtor, StringPrototypeSlice, StringPrototypeValueOf, RegExpCtor, RegExpPrototypeGetSource, RegExpPrototypeGetFlags, NumberPrototypeValueOf, BooleanPrototypeValueOf, BigIntPrototypeValueOf, SymbolPrototypeToString, MapCtor, MapPrototypeGet, MapPrototypeSet, MapPrototypeForEach, SetCtor, SetPrototypeAdd, SetPrototypeForEach, DateCtor, DatePrototypeGetTime, ArrayBufferCtor, ArrayBufferIsView, ArrayBufferPrototypeGetByteLength, TypedArrayPrototypeGetBuffer, TypedArrayPrototypeGetByteOffset, TypedArrayPrototypeGetLength, TypedArrayPrototypeSet, Uint8ArrayCtor, DataViewCtor, DataViewPrototypeGetBuffer, DataViewPrototypeGetByteOffset, DataViewPrototypeGetByteLength, TypeErrorCtor, TYPED_ARRAY_CTORS, ERROR_CTORS } from './primordials.ts';
 import { typedArrayName, isArrayBuffer, isSharedArrayBuffer, isDataView, isDate, isRegExp, isMap, isSet, boxedKind } from './brands.ts';
 import { DataCloneError } from './dom-errors.ts';
 import { describeReceived } from './inspect.ts';
 
-// ---------------------------------------------------------------------------------------------
-// structuredClone (HTML structured serialize + deserialize, in one pass)
-// ---------------------------------------------------------------------------------------------
 export const ObjectCtor = Object;
 export const ArrayCtor = Array;
 export const UNCLONEABLE_TAGS = { __proto__: null,

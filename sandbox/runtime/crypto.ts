@@ -1,11 +1,10 @@
+// The crypto global: getRandomValues (bytes from the host's randomFill hook, in place, with Node's
+// errors) and randomUUID (v4, from a pool refilled 256 bytes at a time).
 import { hookRandomFill } from './hooks.ts';
 import { ObjectDefineProperty, ObjectCreate, SymbolToStringTag, TypedArrayPrototypeGetBuffer, TypedArrayPrototypeGetByteOffset, TypedArrayPrototypeGetByteLength, Uint8ArrayCtor, INTEGER_TYPED_ARRAYS } from './primordials.ts';
 import { typedArrayName, hex2 } from './brands.ts';
 import { TypeMismatchError, QuotaExceededError } from './dom-errors.ts';
 
-// ---------------------------------------------------------------------------------------------
-// crypto.getRandomValues / crypto.randomUUID
-// ---------------------------------------------------------------------------------------------
 export const UUID_POOL_SIZE = 256;
 export const uuidPool = new Uint8ArrayCtor(UUID_POOL_SIZE);
 export let uuidPoolPos = UUID_POOL_SIZE;

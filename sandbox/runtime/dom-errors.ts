@@ -1,8 +1,8 @@
+// DOMException-like errors (InvalidCharacterError, TypeMismatchError, QuotaExceededError,
+// DataCloneError) with Node's names and codes. No DOMException global is exposed (the contract does
+// not list one).
 import { ObjectDefineProperty, ErrorCtor } from './primordials.ts';
 
-// ---------------------------------------------------------------------------------------------
-// DOMException-like errors. No DOMException global is exposed (the contract does not list one).
-// ---------------------------------------------------------------------------------------------
 export function domErrorClass(name, code) {
   const cls = ({ [name]: class extends ErrorCtor {} })[name];
   ObjectDefineProperty(cls.prototype, 'name', { __proto__: null, value: name, writable: true, enumerable: false, configurable: true });

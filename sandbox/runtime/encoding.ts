@@ -1,11 +1,9 @@
+// The TextEncoder and TextDecoder globals (UTF-8 only, as the contract lists them), on utf8.ts.
 import { ObjectDefineProperty, StringPrototypeCharCodeAt, StringPrototypeSlice, StringPrototypeToLowerCase, StringPrototypeReplace, TypedArrayPrototypeGetLength, TypedArrayPrototypeSubarray, TypedArrayPrototypeSet, Uint8ArrayCtor, TypeErrorCtor, RangeErrorCtor, webIdlClass } from './primordials.ts';
 import { typedArrayName, viewBytes } from './brands.ts';
 import { toUSVString, toDOMString, encodedRead, encodedWritten, utf8Write, utf8Encode, decodedPendingStart, utf8Decode } from './utf8.ts';
 import { describeReceived } from './inspect.ts';
 
-// ---------------------------------------------------------------------------------------------
-// TextEncoder / TextDecoder
-// ---------------------------------------------------------------------------------------------
 export class TextEncoder {
   get encoding() { return 'utf-8'; }
 

@@ -1,5 +1,9 @@
+// The console's argument formatting, as Node's util.format does it (%s %d %i %f %j %o %O %c, then
+// the remaining arguments inspected), bounded to 10,000 characters and never throwing: sbFormat is
+// the hidden __sb_format global the bridge takes for its console.
 import { ObjectGetOwnPropertyDescriptor, ObjectGetPrototypeOf, ObjectPrototypeHasOwnProperty, ArrayIsArray, StringCtor, StringPrototypeCharCodeAt, StringPrototypeSlice, StringPrototypeIncludes, NumberCtor, NumberParseInt, NumberParseFloat, JSONStringify, TypeErrorCtor } from './primordials.ts';
-import { FORMAT_LIMIT, isBuiltinConstructorName, inspectValue, formatNumber } from './inspect.ts';
+import { inspectValue } from './inspect.ts';
+import { FORMAT_LIMIT, formatNumber, isBuiltinConstructorName } from './inspect-parts.ts';
 
 export function hasBuiltInToString(value) {
   if (typeof value.toString !== 'function') return true;

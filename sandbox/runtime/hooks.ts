@@ -1,9 +1,9 @@
-// The hooks to the host (sandbox/runtime.ts sets `globalThis.__sb_hooks` in the same script, just
-// before this bundle): captured here and removed from the global before any capability code can
-// run. This module is the first of the bundle (index.ts imports it first); nothing ever hands the
-// hooks (or this module's state) to user-visible objects.
+// The hooks to the host (the boot bundle, boot.ts, sets `globalThis.__sb_hooks` in the same
+// script, just before this bundle): captured here and removed from the global before any
+// capability code can run. This module is the first of the bundle (index.ts imports it first);
+// nothing ever hands the hooks (or this module's state) to user-visible objects.
 
-/** What the host hands in: see BOOT in sandbox/runtime.ts. */
+/** What the host hands in (boot.ts builds it from the host callback, sandbox/runtime.ts). */
 export interface RuntimeHooks {
   /** Node's WHATWG parser: the components as JSON, or null for an invalid URL. */
   urlParse(input: string, base: string | undefined): string | null;

@@ -1,10 +1,9 @@
+// The queueMicrotask global: callbacks run as microtasks; one that throws is reported on the
+// console (there is no window.onerror) and does not stop the others.
 import { G } from './primordials.ts';
 import { ReflectApply, PromiseCtor, PromisePrototypeThen, TypeErrorCtor } from './primordials.ts';
 import { describeReceived } from './inspect.ts';
 
-// ---------------------------------------------------------------------------------------------
-// queueMicrotask
-// ---------------------------------------------------------------------------------------------
 export const resolvedPromise = ReflectApply(PromiseCtor.resolve, PromiseCtor, [undefined]);
 
 export function reportMicrotaskError(err) {

@@ -1,11 +1,11 @@
+// The URLSearchParams global (pure script, WHATWG URL Standard sections 5 and 6): the
+// application/x-www-form-urlencoded parser and serializer, and the list linked to its URL (the
+// URL's update steps are set by url.ts through linkURLQuery).
 import { ReflectApply, ReflectOwnKeys, ObjectDefineProperty, ObjectGetOwnPropertyDescriptor, ObjectSetPrototypeOf, ArrayPrototypeSort, StringFromCharCode, StringPrototypeCharCodeAt, StringPrototypeSlice, StringPrototypeIndexOf, StringPrototypeReplace, SymbolIterator, MapCtor, MapPrototypeGet, MapPrototypeSet, Uint8ArrayCtor, TypeErrorCtor, IteratorPrototype, webIdlClass } from './primordials.ts';
 import { percentByte, registerSearchParamsBrand, searchParamsList } from './brands.ts';
 import { toUSVString, utf8Encode, utf8Decode } from './utf8.ts';
 import { describeReceived } from './inspect.ts';
 
-// ---------------------------------------------------------------------------------------------
-// URLSearchParams (pure script, WHATWG URL Standard section 5/6)
-// ---------------------------------------------------------------------------------------------
 export function isHexDigit(c) {
   return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
 }

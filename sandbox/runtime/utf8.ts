@@ -1,8 +1,9 @@
+// Strings and UTF-8: USVString/DOMString conversion, UTF-8 length, encoding into a buffer and
+// WHATWG decoding (replacement, fatal, streaming), and the chunked code-unit buffer that turns
+// long outputs into strings under the engine's argument limit. Shared by encoding, base64 and the
+// URL modules.
 import { ReflectApply, ObjectDefineProperty, StringCtor, StringFromCharCode, StringPrototypeCharCodeAt, StringPrototypeSlice, StringPrototypeIsWellFormed, StringPrototypeToWellFormed, TypedArrayPrototypeSubarray, Uint8ArrayCtor, Uint16ArrayCtor, TypeErrorCtor } from './primordials.ts';
 
-// ---------------------------------------------------------------------------------------------
-// Strings and UTF-8
-// ---------------------------------------------------------------------------------------------
 export function toUSVString(v) {
   if (typeof v === 'symbol') throw new TypeErrorCtor('Cannot convert a Symbol value to a string');
   const s = typeof v === 'string' ? v : StringCtor(v);
