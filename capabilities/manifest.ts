@@ -6,6 +6,8 @@
 import semver from 'semver';
 import { z } from 'zod';
 import { ERROR_TYPES, fail } from './errors.ts';
+import { cronProblem, timezoneProblem } from './cron.ts';
+import { DEFAULT_RETRY, JOB_LIMITS, RETRY_LIMITS } from './jobs.ts';
 import { nameProblem } from './names.ts';
 import { checkSchemaCost, compileSchema } from './schema.ts';
 import { KERNEL_LIMITS, type Json, type JsonObject, type Manifest, type TestCase } from './types.ts';
@@ -118,9 +120,31 @@ const testCase = z.strictObject(
       .optional(),
     state: record(z.string(), json()).optional(),
     sharedState: record(name(), record(z.string(), json())).optional(),
+    expectJobs: z
+      .array(z.strictObject({ name: name(), input: json().optional() }, TYPE_ERROR('an object')), TYPE_ERROR('an array'))
+      .max(JOB_LIMITS.maxPerRun, `must list at most ${JOB_LIMITS.maxPerRun} jobs`)
+      .optional(),
   },
   TYPE_ERROR('an object'),
 );
+
+const schedule = z
+  .strictObject(
+    {
+      cron: z.string(TYPE_ERROR('a string')),
+      input: json().default(null),
+      timezone: z.string(TYPE_ERROR('a string')).default('UTC'),
+      catchUp: z.enum(['latest', 'none', 'all'], { error: 'must be "latest", "none" or "all"' }).default('latest'),
+      overlap: z.enum(['skip', 'allow'], { error: 'must be "skip" or "allow"' }).default('skip'),
+    },
+    TYPE_ERROR('an object'),
+  )
+  .superRefine((v, ctx) => {
+    const tz = timezoneProblem(v.timezone);
+    if (tz) ctx.addIssue({ code: 'custom', message: tz, path: ['timezone'] });
+    const cron = tz ? null : cronProblem(v.cron, v.timezone);
+    if (cron) ctx.addIssue({ code: 'custom', message: cron, path: ['cron'] });
+  });
 
 const manifestSchemaOf = (compileSchemas: boolean) => z.strictObject(
   {
@@ -149,6 +173,16 @@ const manifestSchemaOf = (compileSchemas: boolean) => z.strictObject(
       .array(testCase, TYPE_ERROR('an array'))
       .max(KERNEL_LIMITS.maxTestsPerVersion, `must have at most ${KERNEL_LIMITS.maxTestsPerVersion} tests (the kernel's limit maxTestsPerVersion)`)
       .default(() => []),
+    retry: z
+      .strictObject(
+        {
+          attempts: int(1, RETRY_LIMITS.maxAttempts, DEFAULT_RETRY.attempts),
+          backoffMs: int(0, RETRY_LIMITS.maxBackoffMs, DEFAULT_RETRY.backoffMs),
+        },
+        TYPE_ERROR('an object'),
+      )
+      .optional(),
+    schedules: z.array(schedule, TYPE_ERROR('an array')).max(JOB_LIMITS.maxSchedules, `must have at most ${JOB_LIMITS.maxSchedules} schedules`).optional(),
   },
   { error: 'expected an object' },
 );
@@ -206,11 +240,15 @@ export function parseManifest(raw: unknown, opts: { compileSchemas?: boolean } =
       }
       if (t.state !== undefined) test.state = t.state;
       if (t.sharedState !== undefined) test.sharedState = t.sharedState;
+      if (t.expectJobs !== undefined) test.expectJobs = t.expectJobs.map((j) => (j.input === undefined ? { name: j.name } : { name: j.name, input: j.input }));
       return test;
     }),
   };
   if (m.inputSchema !== undefined) manifest.inputSchema = m.inputSchema;
   if (m.outputSchema !== undefined) manifest.outputSchema = m.outputSchema;
+  // Added only when given: a manifest without them keeps the content hash it always had.
+  if (m.retry !== undefined) manifest.retry = { attempts: m.retry.attempts, backoffMs: m.retry.backoffMs };
+  if (m.schedules !== undefined) manifest.schedules = m.schedules.map((x) => ({ cron: x.cron, input: x.input, timezone: x.timezone, catchUp: x.catchUp, overlap: x.overlap }));
   return manifest;
 }
 

@@ -3,6 +3,8 @@
 // live here, in the layer everything may import, so store/ and capabilities/graph.ts need nothing
 // from sandbox/ (docs/architecture.md, "Layers"). No behaviour here.
 
+import type { EnqueuedJob, JobKeyRead } from './jobs.ts';
+
 /** For each version hash in a call tree: its dependency names resolved to version hashes, as the
  *  generation the root started on (or the candidate graph of a gate) resolves them. Only the
  *  closure reachable from the root is sent. A dependency missing from the map is unsatisfied. */
@@ -15,4 +17,7 @@ export interface TxnRecord {
   nsReads: Array<[namespace: string, version: number]>;
   /** JSON text of the new value, or null for a delete. In the order of last write per key. */
   writes: Array<[namespace: string, key: string, value: string | null]>;
+  /** Jobs the tree enqueued (stored only if this commits) and what its keyed enqueues saw. */
+  jobs?: EnqueuedJob[];
+  jobKeys?: JobKeyRead[];
 }

@@ -16,6 +16,8 @@ export interface TestCase {
   expectError?: { type: string; message?: string };
   state?: { [key: string]: Json };
   sharedState?: { [namespace: string]: { [key: string]: Json } };
+  /** The jobs the call must enqueue (name, and input when given), in order (docs/jobs.md). */
+  expectJobs?: Array<{ name: string; input?: Json }>;
 }
 
 /** A manifest after validation, with every default filled in. */
@@ -29,6 +31,10 @@ export interface Manifest {
   state: { shared: { [namespace: string]: Access } };
   limits: { timeoutMs: number; memoryMb: number };
   tests: TestCase[];
+  /** Retries of this capability's jobs; absent means the contract's defaults (capabilities/jobs.ts). */
+  retry?: { attempts: number; backoffMs: number };
+  /** Cron schedules, active while this version is current (docs/jobs.md). */
+  schedules?: Array<{ cron: string; input: Json; timezone: string; catchUp: 'latest' | 'none' | 'all'; overlap: 'skip' | 'allow' }>;
 }
 
 /** One immutable version as stored. `compiled` is the JavaScript module the sandbox runs. */

@@ -21,6 +21,7 @@ import { KERNEL_LIMITS } from '../capabilities/types.ts';
 import type { StoreApi } from '../store/types.ts';
 import type { SandboxPool } from '../sandbox/pool.ts';
 import { checkTxnRows } from '../sandbox/transaction.ts';
+import type { COMMIT_EVENT_TYPES } from '../capabilities/protocol/constants.ts';
 import type {
   ApplyParams,
   ApplyResult,
@@ -268,7 +269,7 @@ export class CommitPipeline {
     const at = new Date().toISOString();
     for (const c of changes) {
       const base = { generation, name: c.name, version: c.version, previous: c.previous, principal: principal.name, at };
-      const types: Array<Exclude<KernelEvent['type'], 'log'>> =
+      const types: Array<(typeof COMMIT_EVENT_TYPES)[number]> =
         c.op === 'remove' ? ['capability.removed']
         : rolledBack ? ['capability.rolledBack']
         : c.op === 'register' ? (c.activated ? ['capability.registered', 'capability.activated'] : ['capability.registered'])

@@ -8,6 +8,7 @@
 
 import { nanoid } from 'nanoid';
 import { fail, SubstrateError } from '../capabilities/errors.ts';
+import type { JobInfo } from '../capabilities/jobs.ts';
 import type { TxnRecord } from '../capabilities/run-types.ts';
 import { KERNEL_LIMITS } from '../capabilities/types.ts';
 import type { StoreApi } from '../store/types.ts';
@@ -29,7 +30,10 @@ export class Invocations {
     private readonly grants: GrantRules,
   ) {}
 
-  async invoke(params: InvokeParams): Promise<InvokeResult> {
+  /** Called after a commit that stored jobs (the job runner looks for due work). */
+  onJobs: () => void = () => undefined;
+
+  async invoke(params: InvokeParams, opts: { job?: JobInfo } = {}): Promise<InvokeResult> {
     const started = performance.now();
     // Pin the generation: the graph object is immutable, so everything below resolves against
     // the generation current at this instant, whatever commits meanwhile.
@@ -57,10 +61,12 @@ export class Invocations {
           links,
           state: { mode: 'live' },
           shared: access.shared,
+          ...(opts.job ? { job: opts.job } : {}),
         });
         if (!result.ok) throw SubstrateError.fromWire(result.error);
         this.grants.checkTxn(access, result.txn);
         if (this.commitTxn(result.txn, holder) === 'ok') {
+          if (result.txn.jobs?.length) this.onJobs();
           return {
             output: result.output,
             name: root.name,
@@ -93,7 +99,8 @@ export class Invocations {
 
   private commitTxn(txn: TxnRecord, holder: number): 'ok' | 'conflict' {
     checkTxnRows(txn.writes.length);
-    if (txn.writes.length === 0 && txn.reads.length <= 1 && txn.nsReads.length === 0) return 'ok'; // one read is trivially consistent
+    // One read is trivially consistent; jobs and keyed enqueues always go through the store.
+    if (txn.writes.length === 0 && txn.reads.length <= 1 && txn.nsReads.length === 0 && !txn.jobs && !txn.jobKeys) return 'ok';
     if (this.locks.size > 0) {
       for (const [ns, key] of txn.writes) if (this.locks.lockedByOther(lockKey(ns, key), holder)) return 'conflict';
     }

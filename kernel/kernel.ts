@@ -5,6 +5,8 @@
 //   invocation.ts       calls pinned to a generation, state commits, conflict re-runs;
 //   prepare.ts, commit-pipeline.ts, gates.ts
 //                       register/apply/rollback/remove: prepare → gates → migrate → commit → announce;
+//   job-runner.ts, schedules.ts, jobs.ts
+//                       durable work: due jobs run, schedule occurrences become jobs, the methods;
 //   log-buffer.ts       recent capability logs;
 //   grants.ts           shared namespaces: owners, grants, what a call may open.
 // All writes to the store happen in this process; all capability code runs in the sandbox pool.
@@ -51,6 +53,9 @@ import { MAX_GATE_MS_PER_CHANGESET } from './gates.ts';
 import { Generation } from './generation.ts';
 import { GrantRules } from './grants.ts';
 import { Invocations } from './invocation.ts';
+import { JobRunner } from './job-runner.ts';
+import { JobsApi } from './jobs.ts';
+import { Scheduler } from './schedules.ts';
 import { LogBuffer } from './log-buffer.ts';
 import { Preparation } from './prepare.ts';
 import { Queries } from './queries.ts';
@@ -68,6 +73,10 @@ export interface KernelOptions {
   /** Time all gates of one changeset may take; default MAX_GATE_MS_PER_CHANGESET (gates.ts). */
   gateBudgetMs?: number;
   logBuffer?: number;
+  /** Jobs running at once (job-runner.ts). Default 2: jobs never take more of the sandbox. */
+  jobConcurrency?: number;
+  /** The clock of jobs and schedules (tests move it; everything else uses real time). */
+  now?: () => number;
 }
 
 // Defined beside ProgressEvent in api.ts so gates.ts needs nothing from this file (no cycle).
@@ -84,6 +93,10 @@ export class Kernel {
   private readonly queries: Queries;
   private readonly invocations: Invocations;
   private readonly pipeline: CommitPipeline;
+  /** jobs/*, schedules/* (kernel/jobs.ts). */
+  readonly jobs: JobsApi;
+  private readonly runner: JobRunner;
+  private readonly scheduler: Scheduler;
   private readonly startedAt = Date.now();
   private readonly logs: LogBuffer;
   private closed = false;
@@ -102,7 +115,14 @@ export class Kernel {
       gateConcurrency: opts.gateConcurrency ?? 4,
       gateBudgetMs: opts.gateBudgetMs ?? MAX_GATE_MS_PER_CHANGESET,
     });
+    const now = opts.now ?? Date.now;
+    this.runner = new JobRunner(store, this.invocations, this.gen, this.events, { concurrency: Math.max(1, opts.jobConcurrency ?? 2), now });
+    this.invocations.onJobs = () => this.runner.poke();
+    this.scheduler = new Scheduler(store, this.gen, now, () => this.runner.poke());
+    this.jobs = new JobsApi(store, this.runner, this.scheduler, now);
     this.events.setMaxListeners(0);
+    // A commit may change which versions are current, and so which schedules are active.
+    this.events.on('commit', () => this.scheduler.sync());
   }
 
   static async open(opts: KernelOptions): Promise<Kernel> {
@@ -129,12 +149,16 @@ export class Kernel {
       store.close();
       throw e;
     }
+    kernel.runner.start();
+    kernel.scheduler.start();
     return kernel;
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.scheduler.stop();
+    this.runner.stop();
     await this.pool.close();
     this.store.close();
   }
@@ -225,6 +249,16 @@ export class Kernel {
 
   remove(principal: Principal, name: string): Promise<{ name: string; generation: number }> {
     return this.pipeline.remove(principal, name);
+  }
+
+  /** Evaluates every schedule now, on the jobs clock (tests with a fake clock, after moving it). */
+  evaluateSchedules(): void {
+    this.scheduler.evaluateAll();
+  }
+
+  /** Jobs this kernel is running now. */
+  jobsInFlight(): number {
+    return this.runner.inFlight();
   }
 
   // ---------------------------------------------------------------- versions for the sandbox

@@ -77,6 +77,13 @@ export const METHODS: Record<MethodName, MethodSpec> = {
   'grants/add': method('grants/add', (k, ctx, p) => k.grants.add(ctx.principal, p)),
   'grants/list': method('grants/list', (k, ctx, p) => k.grants.list(ctx.principal, p ?? {})),
   'grants/revoke': method('grants/revoke', (k, ctx, p) => k.grants.revoke(ctx.principal, p.id)),
+  'jobs/list': method('jobs/list', (k, _c, p) => k.jobs.list(p ?? {})),
+  'jobs/get': method('jobs/get', (k, _c, p) => k.jobs.get(p.id)),
+  'jobs/retry': method('jobs/retry', (k, ctx, p) => k.jobs.retry(ctx.principal, p.id)),
+  'jobs/cancel': method('jobs/cancel', (k, ctx, p) => k.jobs.cancel(ctx.principal, p.id)),
+  'schedules/list': method('schedules/list', (k, _c, p) => k.jobs.schedules(p ?? {})),
+  'schedules/pause': method('schedules/pause', (k, ctx, p) => k.jobs.pause(ctx.principal, p.name)),
+  'schedules/resume': method('schedules/resume', (k, ctx, p) => k.jobs.resume(ctx.principal, p.name)),
   'kernel/backup': method('kernel/backup', (k, _c, p) => k.backup(p.file)),
 };
 

@@ -112,6 +112,26 @@ export const MANAGEMENT: Record<string, ManagementTool> = {
       return `${deps}\nA change to ${x.name} runs ${x.tests.length} gate test(s)${tests.length ? `:\n${tests.join('\n')}` : '.'}`;
     },
   },
+  ...jobTools(),
 };
+
+/** The durable-work tools (docs/jobs.md): their results are small and regular, so a model gets the
+ *  JSON itself. */
+function jobTools(): Record<string, ManagementTool> {
+  const json = (r: unknown): string => JSON.stringify(r, null, 2);
+  const one = (name: string, method: MethodName, title: string, description: string, readOnly: boolean): [string, ManagementTool] => [
+    name,
+    { method, tool: { name, title, description, inputSchema: toolInputSchema(method), annotations: readOnly ? { readOnlyHint: true } : { destructiveHint: false } }, summarize: json },
+  ];
+  return Object.fromEntries([
+    one('substrate_jobs', 'jobs/list', 'List jobs', 'Jobs that capabilities enqueued (ctx.enqueue) or schedules fired, newest first: status (pending, running, succeeded, failed = waiting for a retry, dead = out of attempts, cancelled), attempts, last error or output. Filter by capability name and status.', true),
+    one('substrate_job', 'jobs/get', 'Get a job', 'One job by id: its status, attempts, input, last error or output.', true),
+    one('substrate_job_retry', 'jobs/retry', 'Retry a job', 'Runs a dead, cancelled or failed job again now, with a fresh set of attempts (same id).', false),
+    one('substrate_job_cancel', 'jobs/cancel', 'Cancel a job', 'Cancels a pending or failed job so that it never runs (again).', false),
+    one('substrate_schedules', 'schedules/list', 'List schedules', "The cron schedules of the current capabilities' manifests, with their next run times and whether they are paused.", true),
+    one('substrate_schedule_pause', 'schedules/pause', 'Pause schedules', "Pauses a capability's schedules: occurrences while paused are passed over.", false),
+    one('substrate_schedule_resume', 'schedules/resume', 'Resume schedules', "Resumes a capability's schedules from now.", false),
+  ]);
+}
 
 export const MANAGEMENT_TOOLS: readonly string[] = Object.keys(MANAGEMENT).sort();

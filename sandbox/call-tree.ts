@@ -4,6 +4,8 @@
 // module answers what capability code asks through its ctx.
 
 import { LRUCache } from 'lru-cache';
+import { nanoid } from 'nanoid';
+import { checkEnqueue } from '../capabilities/jobs.ts';
 import { asSubstrateError, exceeded, fail } from '../capabilities/errors.ts';
 import type { WireError } from '../capabilities/errors.ts';
 import { jsonTextDepth, MAX_JSON_DEPTH, tooDeep } from '../capabilities/json-limits.ts';
@@ -168,6 +170,7 @@ export class CallTreeRunner {
       if (bad) return bad;
     }
     const invocation: Invocation = { id: tree.spec.invocationId, name, version, generation: tree.spec.generation, depth, deadline };
+    if (depth === 0 && tree.spec.job) invocation.job = tree.spec.job;
     const binding = new Binding(this, tree, payload, invocation, savepoint);
     const outcome = await this.deps.isolates.call(payload, { entry, inputJson, invocation, deadline, binding });
     if (!outcome.ok || entry !== 'default') return outcome;
@@ -326,6 +329,8 @@ class Binding implements CallBinding {
         }
         case 'call':
           return this.runner.nested(this.tree, this, a, b);
+        case 'enqueue':
+          return answer.value(JSON.stringify({ jobId: this.enqueue(a, b) }));
         default:
           throw fail('CAPABILITY_ERROR', `unknown ctx operation ${op}`, { name: this.payload.name, version: this.payload.version });
       }
@@ -336,6 +341,24 @@ class Binding implements CallBinding {
 
   log(level: LogLevel, message: string): void {
     this.runner.log(this.tree, this.invocation, level, message);
+  }
+
+  /** ctx.enqueue(name, input, { delayMs?, key? }): a declared dependency or the capability itself;
+   *  recorded in this call's frame, stored only when the tree commits (docs/jobs.md). */
+  private enqueue(name: unknown, argsJson: unknown): string {
+    const { payload } = this;
+    if (typeof name !== 'string') throw fail('INVALID_INPUT', 'ctx.enqueue needs a capability name', { path: '', message: 'name must be a string', name: payload.name });
+    if (name !== payload.name && !hasOwn(payload.manifest.dependencies, name)) {
+      throw fail('UNDECLARED_DEPENDENCY', `${payload.name} does not declare a dependency on ${name}, so it cannot enqueue it`, { name: payload.name, dependency: name });
+    }
+    const args = typeof argsJson === 'string' ? (JSON.parse(argsJson) as { input?: Json; delayMs?: unknown; key?: unknown } | null) : null;
+    if (args === null || typeof args !== 'object') throw fail('INVALID_INPUT', 'ctx.enqueue: malformed arguments', { path: '', message: 'malformed', name });
+    const inputJson = JSON.stringify(args.input === undefined ? null : args.input);
+    const inDepth = deeperThanLimit(inputJson);
+    if (inDepth) throw tooDeep(`the input of the job ${name}`, inDepth, MAX_JSON_DEPTH, { what: 'input', name });
+    const { delayMs, key } = checkEnqueue(name, inputJson, args);
+    const job = { name, input: inputJson, delayMs, key, by: payload.name, byVersion: payload.version, invocationId: this.tree.spec.invocationId };
+    return this.tree.txn.enqueue(this.savepoint, job, () => `job_${nanoid(16)}`);
   }
 
   /** The stored namespace a ctx.state API addresses: '' is the capability's own. */

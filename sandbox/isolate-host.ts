@@ -38,6 +38,8 @@ export interface Invocation {
   generation: number;
   depth: number;
   deadline: number;
+  /** In a job's root call: ctx.invocation.job (capabilities/jobs.ts JobInfo). */
+  job?: { id: string; attempt: number; scheduledAt: string };
 }
 
 export interface CallRequest {

@@ -6,6 +6,7 @@
 import type { WireError } from '../capabilities/errors.ts';
 import type { Access, Json, Manifest } from '../capabilities/types.ts';
 import type { Links, TxnRecord } from '../capabilities/run-types.ts';
+import type { JobInfo } from '../capabilities/jobs.ts';
 
 // Defined in capabilities/ (shared with store/ and the graph); re-exported for the sandbox's importers.
 export type { Links, TxnRecord };
@@ -41,6 +42,8 @@ export interface RunSpec {
    *  only source: a hash without an entry opens no shared namespace. Absent (gate tests, on
    *  throwaway state): the manifest's declarations as they are. */
   shared?: SharedAccess;
+  /** Set on a job's run: what ctx.invocation.job says in the root call (docs/jobs.md). */
+  job?: JobInfo;
 }
 
 export type SharedAccess = { [hash: string]: { [namespace: string]: Access | null } };

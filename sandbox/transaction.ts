@@ -8,6 +8,7 @@ import { checkTextDepth } from '../capabilities/json-limits.ts';
 import { KERNEL_LIMITS } from '../capabilities/types.ts';
 import type { Json } from '../capabilities/types.ts';
 import type { TxnRecord } from './protocol.ts';
+import { JOB_LIMITS, type EnqueuedJob, type JobKeyRead } from '../capabilities/jobs.ts';
 
 /** Where reads come from. Values are JSON text; versions are the store's (0 = absent). */
 export interface StateSource {
@@ -15,6 +16,8 @@ export interface StateSource {
   /** Keys in code point order (SQLite BINARY on UTF-8), after `after`, within `prefix`. */
   listState(namespace: string, opts: { prefix?: string; after?: string; limit: number }): Array<{ key: string; value: string; version: number }>;
   namespaceVersion(namespace: string): number;
+  /** The pending job with this dedupe key; absent on scratch state (gates enqueue nothing real). */
+  pendingJobId?(name: string, key: string): string | undefined;
 }
 
 export const LIST_DEFAULT_LIMIT = 100;
@@ -93,6 +96,8 @@ export function checkTxnRows(rows: number): void {
 export class Savepoint {
   /** `ns \0 key` -> [ns, key, JSON text or null for a delete], in the order of last write. */
   readonly writes = new Map<string, [string, string, string | null]>();
+  /** Jobs enqueued in this frame: they go with its writes (kept on release, dropped on discard). */
+  readonly jobs: EnqueuedJob[] = [];
   state: 'open' | 'released' | 'discarded' = 'open';
   constructor(readonly parent: Savepoint | null) {}
 }
@@ -117,6 +122,8 @@ export class Transaction {
   private written = 0;
   /** Every key this tree wrote, in any frame (a discarded nested call's count too). */
   private readonly keys = new Set<string>();
+  private readonly jobKeys = new Map<string, JobKeyRead>();
+  private enqueued = 0;
 
   constructor(private readonly source: StateSource) {}
 
@@ -133,6 +140,8 @@ export class Transaction {
       sp.parent.writes.set(k, w);
     }
     sp.writes.clear();
+    sp.parent.jobs.push(...sp.jobs);
+    sp.jobs.length = 0;
   }
 
   /** A nested call failed: its writes vanish, even if its caller catches the error. */
@@ -140,6 +149,31 @@ export class Transaction {
     if (sp.state !== 'open') return;
     sp.state = 'discarded';
     sp.writes.clear();
+    sp.jobs.length = 0;
+  }
+
+  /** Records a job the frame enqueues and returns its id. A keyed job merges into a job with the
+   *  same name and key enqueued earlier in this tree, else into the pending one in the store (that
+   *  read is validated at commit like a state read), else it is new. */
+  enqueue(sp: Savepoint, job: Omit<EnqueuedJob, 'id'>, newId: () => string): string {
+    if (++this.enqueued > JOB_LIMITS.maxPerRun) {
+      throw exceeded('work', `the invocation enqueued more than ${JOB_LIMITS.maxPerRun} jobs`, { what: 'jobs', limit: JOB_LIMITS.maxPerRun });
+    }
+    if (job.key !== null) {
+      for (let f: Savepoint | null = sp; f; f = f.parent) {
+        for (const j of f.jobs) if (j.name === job.name && j.key === job.key) return j.id;
+      }
+      const k = slot(job.name, job.key);
+      let read = this.jobKeys.get(k);
+      if (!read) {
+        read = [job.name, job.key, this.source.pendingJobId?.(job.name, job.key) ?? null];
+        this.jobKeys.set(k, read);
+      }
+      if (read[2] !== null) return read[2];
+    }
+    const id = newId();
+    if (sp.state === 'open') sp.jobs.push({ ...job, id });
+    return id;
   }
 
   /** JSON text of the value, or undefined when absent. */
@@ -254,6 +288,8 @@ export class Transaction {
       reads: [...this.reads.values()],
       nsReads: [...this.nsReads],
       writes: [...this.root.writes.values()],
+      ...(this.root.jobs.length ? { jobs: [...this.root.jobs] } : {}),
+      ...(this.jobKeys.size ? { jobKeys: [...this.jobKeys.values()] } : {}),
     };
   }
 }

@@ -134,6 +134,53 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 3,
+    name: 'jobs and schedules',
+    up(db) {
+      db.exec(`
+        -- One row per job (capabilities/jobs.ts has the status machine). input, origin, error and
+        -- output are JSON text. dedupe_key: ctx.enqueue's key, unique among pending jobs of a name.
+        CREATE TABLE jobs (
+          id            TEXT PRIMARY KEY,
+          name          TEXT NOT NULL,
+          input         TEXT NOT NULL,
+          status        TEXT NOT NULL,
+          attempt       INTEGER NOT NULL DEFAULT 0,
+          run_at        INTEGER NOT NULL,
+          scheduled_at  INTEGER NOT NULL,
+          dedupe_key    TEXT NULL,
+          origin        TEXT NOT NULL,
+          created_at    INTEGER NOT NULL,
+          started_at    INTEGER NULL,
+          finished_at   INTEGER NULL,
+          error         TEXT NULL,
+          output        TEXT NULL,
+          version       TEXT NULL,
+          generation    INTEGER NULL
+        );
+        CREATE INDEX jobs_due ON jobs (run_at) WHERE status IN ('pending', 'failed');
+        CREATE UNIQUE INDEX jobs_pending_key ON jobs (name, dedupe_key) WHERE dedupe_key IS NOT NULL AND status = 'pending';
+        CREATE INDEX jobs_by_name ON jobs (name, created_at);
+        CREATE INDEX jobs_by_status ON jobs (status, created_at);
+
+        -- The last occurrence of each schedule (capability name, index in the manifest) that was
+        -- turned into a job; spec is the cron and time zone it was computed for.
+        CREATE TABLE schedules (
+          name             TEXT NOT NULL,
+          idx              INTEGER NOT NULL,
+          spec             TEXT NOT NULL,
+          last_occurrence  INTEGER NOT NULL,
+          PRIMARY KEY (name, idx)
+        );
+        CREATE TABLE schedule_pauses (
+          name       TEXT PRIMARY KEY,
+          paused_at  INTEGER NOT NULL,
+          paused_by  TEXT NOT NULL
+        );
+      `);
+    },
+  },
 ];
 
 /** The schema version of the file (0 for a new, empty file). */

@@ -172,15 +172,19 @@ export interface ReadOnlyState {
   readState(namespace: string, key: string): { value: string; version: number } | undefined;
   listState(namespace: string, opts: ListOptions): StateRow[];
   namespaceVersion(namespace: string): number;
+  /** The pending job of `name` with dedupe key `key` (ctx.enqueue's key), if any. */
+  pendingJobId(name: string, key: string): string | undefined;
   close(): void;
 }
 
 export function openReadOnlyState(file: string): ReadOnlyState {
   const db = openReadOnly(file);
   let reader: StateReader;
+  let pendingByKey: Database.Statement<[string, string], string>;
   try {
     assertKnownSchema(db);
     reader = new StateReader(db);
+    pendingByKey = db.prepare<[string, string], string>("SELECT id FROM jobs WHERE name = ? AND dedupe_key = ? AND status = 'pending'").pluck();
   } catch (e) {
     db.close();
     throw e;
@@ -189,6 +193,7 @@ export function openReadOnlyState(file: string): ReadOnlyState {
     readState: (namespace, key) => reader.readState(namespace, key),
     listState: (namespace, opts) => reader.listState(namespace, opts),
     namespaceVersion: (namespace) => reader.namespaceVersion(namespace),
+    pendingJobId: (name, key) => pendingByKey.get(name, key),
     close: () => db.close(),
   };
 }

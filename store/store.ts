@@ -19,6 +19,7 @@ import { migrate } from './migrations.ts';
 import { StateReader, StateWriter, type ListOptions, type StateRow } from './state.ts';
 import { TokenTable } from './tokens.ts';
 import { GrantTable } from './grants.ts';
+import { JobTable } from './jobs.ts';
 import type { CapabilityRow, CommitInput, GrantKind, GrantRow, JournalEntry, NamespaceOwnerRow, StoreApi, TokenRow, VersionMeta } from './types.ts';
 
 export { openReadOnlyState, type ReadOnlyState } from './state.ts';
@@ -93,6 +94,8 @@ export class Store implements StoreApi {
   private readonly stateWriter: StateWriter;
   private readonly tokenTable: TokenTable;
   private readonly grantTable: GrantTable;
+  /** Jobs and schedules (store/jobs.ts); the kernel's job runner and scheduler use it directly. */
+  readonly jobs: JobTable;
   private gen: number;
 
   private readonly s: {
@@ -120,6 +123,7 @@ export class Store implements StoreApi {
     this.stateWriter = new StateWriter(db, this.stateReader);
     this.tokenTable = new TokenTable(db);
     this.grantTable = new GrantTable(db);
+    this.jobs = new JobTable(db);
     this.gen = Number(db.prepare<[], string>("SELECT value FROM meta WHERE key = 'generation'").pluck().get() ?? 0);
 
     this.s = {
@@ -151,13 +155,17 @@ export class Store implements StoreApi {
 
     this.commitStateTxn = db.transaction((txn: TxnRecord) => {
       if (!this.stateWriter.valid(txn)) return 'conflict';
+      if (txn.jobKeys && !this.jobs.keysValid(txn.jobKeys)) return 'conflict';
       this.stateWriter.apply(txn);
+      // A job exists exactly when the tree that enqueued it committed: same transaction.
+      if (txn.jobs?.length) this.jobs.insert(txn.jobs, Date.now());
       return 'ok';
     });
 
     this.commitTxn = db.transaction((input: CommitInput) => {
       // State first: a stale migration read must leave no trace of the rest.
       if (input.state && !this.stateWriter.valid(input.state)) return 'conflict';
+      if (input.state?.jobKeys && !this.jobs.keysValid(input.state.jobKeys)) return 'conflict';
       const now = Date.now();
       for (const v of input.newVersions) {
         this.s.insertCapability.run(v.name, input.principal.id, input.principal.name, now);
@@ -199,6 +207,7 @@ export class Store implements StoreApi {
         mentionedNames(input.changes),
       );
       if (input.state) this.stateWriter.apply(input.state);
+      if (input.state?.jobs?.length) this.jobs.insert(input.state.jobs, now);
       return generation;
     });
   }

@@ -3,6 +3,7 @@
 
 import type { Access, Json, Principal, Role, VersionRecord } from '../capabilities/types.ts';
 import type { TxnRecord } from '../capabilities/run-types.ts';
+import type { JobTable } from './jobs.ts';
 
 export interface CapabilityRow {
   name: string;
@@ -89,6 +90,7 @@ export interface CommitInput {
   state?: TxnRecord;
 }
 
+
 export interface StoreApi {
   readonly path: string;
   close(): void;
@@ -133,6 +135,9 @@ export interface StoreApi {
   revokeGrant(id: string): boolean;
   namespaceOwner(namespace: string): NamespaceOwnerRow | undefined;
   namespaceOwners(): NamespaceOwnerRow[];
+
+  // ---- jobs and schedules (store/jobs.ts); commitState() stores what a tree enqueued ----
+  readonly jobs: JobTable;
 
   // ---- operations ----
   /** SQLite online backup to `file` while the kernel runs. */

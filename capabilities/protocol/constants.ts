@@ -17,7 +17,9 @@ export const GRANT_KINDS = ['namespace', 'http'] as const;
 
 /** The events a commit announces, in the order of EVENT_TYPES; `log` is the fifth type. */
 export const COMMIT_EVENT_TYPES = ['capability.registered', 'capability.activated', 'capability.removed', 'capability.rolledBack'] as const;
-export const EVENT_TYPES = [...COMMIT_EVENT_TYPES, 'log'] as const;
+/** What the job runner announces (docs/jobs.md). */
+export const JOB_EVENT_TYPES = ['job.succeeded', 'job.failed', 'job.dead'] as const;
+export const EVENT_TYPES = [...COMMIT_EVENT_TYPES, 'log', ...JOB_EVENT_TYPES] as const;
 
 export const PROGRESS_PHASES = ['compile', 'gates', 'migrate', 'commit'] as const;
 

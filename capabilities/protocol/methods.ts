@@ -12,6 +12,7 @@ import * as caps from './capabilities.ts';
 import { noParams } from './common.ts';
 import * as events from './events.ts';
 import * as gs from './graph-state.ts';
+import * as jobs from './jobs.ts';
 
 export interface MethodDef<P extends z.ZodType = z.ZodType, R extends z.ZodType = z.ZodType> {
   /** The roles that may call the method at all (ownership is checked by the kernel). */
@@ -52,6 +53,13 @@ export const PROTOCOL = {
   'grants/add': def(WRITERS, admin.grantAddParams, admin.grantInfo, 'Grants a principal a shared namespace'),
   'grants/list': def(WRITERS, admin.grantListParams.optional(), admin.grantListResult, 'Grants and the owners of shared namespaces'),
   'grants/revoke': def(WRITERS, admin.grantRevokeParams, admin.grantRevokeResult, 'Revokes a grant'),
+  'jobs/list': def(ALL, jobs.jobsListParams.optional(), jobs.jobsListResult, 'Jobs, newest first, by capability and status'),
+  'jobs/get': def(ALL, jobs.jobIdParams, jobs.jobInfo, 'One job: status, attempts, last error or output'),
+  'jobs/retry': def(WRITERS, jobs.jobIdParams, jobs.jobInfo, 'Runs a dead, cancelled or failed job again, with fresh attempts'),
+  'jobs/cancel': def(WRITERS, jobs.jobIdParams, jobs.jobInfo, 'Cancels a pending or failed job'),
+  'schedules/list': def(ALL, jobs.schedulesListParams.optional(), jobs.schedulesListResult, 'The active schedules with their next run times'),
+  'schedules/pause': def(WRITERS, jobs.scheduleNameParams, jobs.schedulePauseResult, "Pauses a capability's schedules (occurrences are passed over)"),
+  'schedules/resume': def(WRITERS, jobs.scheduleNameParams, jobs.schedulePauseResult, "Resumes a capability's schedules from now"),
   'kernel/backup': def(OPERATORS, admin.backupParams, admin.backupResult, 'A consistent copy of the store [extension]'),
 } as const;
 

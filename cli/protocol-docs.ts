@@ -1,4 +1,4 @@
-// `npm run docs:protocol`: writes docs/protocol.md's generated section (the method tables) from the
+// `npm run docs:protocol` (a maintainer's tool kept beside the CLI, not a subcommand): writes docs/protocol.md's generated section (the method tables) from the
 // protocol's zod source (capabilities/protocol/docs.ts). `--check` writes nothing and exits 1 when
 // the file is out of date (tests/protocol.drift.test.ts checks the same).
 
