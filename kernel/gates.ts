@@ -140,5 +140,15 @@ async function runOne(pool: SandboxPool, candidate: Graph, t: GateTest, generati
   if (expect !== undefined && !jsonEqual(expect, result.output)) {
     return { ...base, passed: false, expected: expect, actual: result.output };
   }
+  if (t.test.expectJobs !== undefined) {
+    // A gate's transaction is never committed: the jobs it enqueued are only compared, never stored.
+    const jobs: Json[] = (result.txn.jobs ?? []).map((j) => ({ name: j.name, input: JSON.parse(j.input) as Json }));
+    const want = t.test.expectJobs;
+    const same = want.length === jobs.length && want.every((w, i) => {
+      const j = jobs[i] as { name: string; input: Json };
+      return w.name === j.name && (w.input === undefined || jsonEqual(w.input, j.input));
+    });
+    if (!same) return { ...base, passed: false, expected: { jobs: want } as unknown as Json, actual: { output: result.output, jobs } };
+  }
   return { ...base, passed: true, actual: result.output };
 }

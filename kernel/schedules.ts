@@ -132,10 +132,12 @@ export class Scheduler {
       const fire = [...catchUpOccurrences(missed, a.spec.catchUp), ...onTime];
       const paused = this.store.jobs.isPaused(a.name);
       const input = JSON.stringify(a.spec.input);
+      // overlap "skip": occurrences that come while a job of an earlier evaluation is unfinished
+      // are passed over. Those due together (a catch-up) all go: catchUp decided how many.
+      const busy = a.spec.overlap === 'skip' && this.store.jobs.unfinishedOfSchedule(a.name, a.index) > 0;
       let fired = 0;
       for (const t of fire) {
-        // overlap "skip": an occurrence while an earlier one's job is unfinished is passed over.
-        if (paused || (a.spec.overlap === 'skip' && this.store.jobs.unfinishedOfSchedule(a.name, a.index) > 0)) continue;
+        if (paused || busy) continue;
         this.store.jobs.fireOccurrence(a.name, a.index, a.specKey, occurrenceJobId(a.name, a.index, t), input, t, now);
         fired++;
       }
