@@ -14,6 +14,7 @@ import { addLogCommands } from './commands/logs.ts';
 import { addTokenCommands } from './commands/tokens.ts';
 import { addGrantCommands } from './commands/grants.ts';
 import { addKernelCommands } from './commands/kernel.ts';
+import { addJobCommands } from './commands/jobs.ts';
 
 function packageVersion(): string {
   try {
@@ -62,6 +63,7 @@ export function buildProgram(ctx: Ctx): Command {
   addLogCommands(program, ctx);
   addTokenCommands(program, ctx);
   addGrantCommands(program, ctx);
+  addJobCommands(program, ctx);
 
   const wire = (c: Command): void => {
     c.exitOverride((err) => {
