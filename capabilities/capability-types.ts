@@ -58,6 +58,23 @@ export interface TestCase {
   state?: { [key: string]: Json };
   /** Seeds shared namespaces, each granted in `state.shared`. */
   sharedState?: { [namespace: string]: { [key: string]: Json } };
+  /** The jobs the call must enqueue, in order (`input` compared when given). Nothing is stored. */
+  expectJobs?: Array<{ name: string; input?: Json }>;
+}
+
+/** A cron schedule (docs/jobs.md): while the version is current, each occurrence becomes one job
+ *  running this capability with `input`. */
+export interface Schedule {
+  /** Five fields: minute hour day-of-month month day-of-week (`0 7 * * 1-5`). */
+  cron: string;
+  /** Default null. */
+  input?: Json;
+  /** An IANA zone the cron is read in. Default `UTC`. */
+  timezone?: string;
+  /** After downtime: `latest` (default) runs the last missed occurrence, `none` none, `all` each (at most 100). */
+  catchUp?: 'latest' | 'none' | 'all';
+  /** `skip` (default): an occurrence while an earlier one's job is unfinished is passed over. */
+  overlap?: 'skip' | 'allow';
 }
 
 /** `export const manifest` as written; the kernel fills in the defaults. Unknown keys are refused. */
@@ -84,6 +101,11 @@ export interface Manifest {
   };
   /** Gate tests. Default `[]`. */
   tests?: TestCase[];
+  /** Retries of this capability's jobs: attempts 1 to 100 (default 5), the first retry's delay
+   *  0 to 3600000 ms (default 1000), doubled per attempt, capped at an hour, ±20% jitter. */
+  retry?: { attempts?: number; backoffMs?: number };
+  /** At most 10. */
+  schedules?: Schedule[];
 }
 
 /** `ctx.invocation`: which call this is. */
@@ -98,6 +120,9 @@ export interface Invocation {
   readonly depth: number;
   /** Epoch milliseconds after which this call fails with TIMEOUT. */
   readonly deadline: number;
+  /** In the root call of a job's run: the job. `id` is stable across attempts: use it as the
+   *  idempotency key of what the job does to the outside world. */
+  readonly job?: { readonly id: string; readonly attempt: number; readonly scheduledAt: string };
 }
 
 export interface ListOptions {
@@ -139,6 +164,10 @@ export interface CapabilityContext {
   /** Calls a capability named in `dependencies` (else UNDECLARED_DEPENDENCY) with a JSON input;
    *  resolves to its output or rejects with its typed error. */
   call<O = Json>(name: string, input?: unknown): Promise<O>;
+  /** Adds a job running `name` (a declared dependency, or this capability) after this call tree
+   *  commits; a failed or re-run tree enqueues nothing. `key` makes it unique among the pending
+   *  jobs of that name (the same key resolves to the pending job's id). `delayMs` 0 to 30 days. */
+  enqueue(name: string, input?: unknown, options?: { delayMs?: number; key?: string }): Promise<{ jobId: string }>;
   state: CapabilityState;
   /** A log line (arguments formatted like console.log), tagged with the invocation id. */
   log(...args: unknown[]): void;
