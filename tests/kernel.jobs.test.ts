@@ -149,6 +149,17 @@ describe('jobs', () => {
     expect(j.error).toMatchObject({ type: 'NOT_FOUND', message: expect.stringContaining('removed') });
   });
 
+  it('job events reach WebSocket subscribers; a client may read jobs but not manage them', async () => {
+    const c = await k.client();
+    const seen: Array<{ type: string; id?: string }> = [];
+    await c.subscribe({ types: ['job.succeeded', 'job.dead'] }, (e) => seen.push(e as { type: string; id?: string }));
+    const [id] = (await enqueue([{ name: 'jb.work', input: 'evented' }])).output as string[];
+    await eventually(() => expect(seen.some((e) => e.type === 'job.succeeded' && e.id === id)).toBe(true));
+    const reader = await k.client(k.auth.create('client', 'reader').token);
+    expect((await reader.call('jobs/get', { id })).status).toBe('succeeded');
+    await expectType(reader.call('jobs/retry', { id }), 'FORBIDDEN');
+  });
+
   it('unknown job ids and bad params are typed errors', async () => {
     await expectType(Promise.resolve().then(() => k.kernel.jobs.get('job_nope')), 'NOT_FOUND');
     const c = await k.client();
