@@ -5,8 +5,8 @@ import { toDOMString, CHUNK, chunkUnits, flushUnits } from './utf8.ts';
 
 export const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 // Built on first use: every context pays for its tables only if it uses them.
-export let B64_CODES = null;
-export let B64_VALUES = null;
+export let B64_CODES: Uint8Array = null as unknown as Uint8Array;
+export let B64_VALUES: Uint8Array = null as unknown as Uint8Array;
 export function base64Tables() {
   B64_CODES = new Uint8ArrayCtor(64);
   B64_VALUES = new Uint8ArrayCtor(128);

@@ -73,8 +73,8 @@ export function cloneValue(v, memory) {
       if (isMap(v)) {
         out = new MapCtor();
         MapPrototypeSet(memory, v, out);
-        const keys = [];
-        const values = [];
+        const keys: unknown[] = [];
+        const values: unknown[] = [];
         MapPrototypeForEach(v, (val, key) => { keys[keys.length] = key; values[values.length] = val; });
         for (let i = 0; i < keys.length; i++) {
           MapPrototypeSet(out, cloneValue(keys[i], memory), cloneValue(values[i], memory));
@@ -86,7 +86,7 @@ export function cloneValue(v, memory) {
       if (isSet(v)) {
         out = new SetCtor();
         MapPrototypeSet(memory, v, out);
-        const items = [];
+        const items: unknown[] = [];
         SetPrototypeForEach(v, (val) => { items[items.length] = val; });
         for (let i = 0; i < items.length; i++) SetPrototypeAdd(out, cloneValue(items[i], memory));
         return out;

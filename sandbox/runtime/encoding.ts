@@ -31,10 +31,10 @@ export const asciiWhitespaceTrim = /^[\t\n\f\r ]+|[\t\n\f\r ]+$/g;
 export class TextDecoder {
   #fatal;
   #ignoreBOM;
-  #pending = null;   // bytes of an unfinished sequence kept between stream: true calls
+  #pending: Uint8Array | null = null;   // bytes of an unfinished sequence kept between stream: true calls
   #bomSeen = false;
 
-  constructor(label = 'utf-8', options = undefined) {
+  constructor(label: unknown = 'utf-8', options: { fatal?: unknown; ignoreBOM?: unknown } | null | undefined = undefined) {
     const name = StringPrototypeToLowerCase(StringPrototypeReplace(toDOMString(label), asciiWhitespaceTrim, ''));
     if (UTF8_LABELS[name] !== true) {
       const err = new RangeErrorCtor('The "' + toDOMString(label) + '" encoding is not supported');
@@ -55,7 +55,7 @@ export class TextDecoder {
   get fatal() { return this.#fatal; }
   get ignoreBOM() { return this.#ignoreBOM; }
 
-  decode(input = undefined, options = undefined) {
+  decode(input: unknown = undefined, options: { stream?: unknown } | null | undefined = undefined) {
     const fatal = this.#fatal;
     let bytes;
     if (input === undefined) bytes = new Uint8ArrayCtor(0);

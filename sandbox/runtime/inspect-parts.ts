@@ -28,17 +28,17 @@ export const escapeTestRegExpSingle = /[\x00-\x1f\x5c\x7f-\x9f]|[\ud800-\udbff](
 export const escapeReplaceRegExpSingle = /[\x00-\x1f\x5c\x7f-\x9f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 // Names of the built-in constructors whose toString "%s" ignores in favour of inspection.
-export let builtinConstructorNames = null;
+export let builtinConstructorNames: Record<string, boolean> | null = null;
 
 export function isBuiltinConstructorName(name) {
   if (builtinConstructorNames === null) {
-    builtinConstructorNames = { __proto__: null };
+    builtinConstructorNames = { __proto__: null } as unknown as Record<string, boolean>;
     const names = ObjectGetOwnPropertyNames(G);
     for (let i = 0; i < names.length; i++) {
       if (RegExpPrototypeTest(/^[A-Z][a-zA-Z0-9]+$/, names[i])) builtinConstructorNames[names[i]] = true;
     }
   }
-  return builtinConstructorNames[name] === true;
+  return (builtinConstructorNames as Record<string, boolean>)[name] === true;
 }
 
 export function escapeFn(ch) {
@@ -92,7 +92,7 @@ export function formatPrimitive(ctx, value) {
     }
     if (value.length > 16 && value.length > 80 - ctx.indentationLvl - 4 && StringPrototypeIndexOf(value, '\n') !== -1) {
       const lines = StringPrototypeSplit(value, /(?<=\n)/);
-      const pieces = [];
+      const pieces: string[] = [];
       for (let i = 0; i < lines.length; i++) pieces[i] = strEscape(lines[i]);
       out = ArrayPrototypeJoin(pieces, ' +\n' + StringPrototypeRepeat(' ', ctx.indentationLvl + 2)) + trailer;
     } else {
@@ -147,7 +147,7 @@ export function isIndexKey(key) {
 
 export function getNonIndexKeys(value) {
   const all = getKeys(value);
-  const keys = [];
+  const keys: PropertyKey[] = [];
   for (let i = 0; i < all.length; i++) {
     if (typeof all[i] === 'symbol' || !isIndexKey(all[i])) keys[keys.length] = all[i];
   }
@@ -268,7 +268,7 @@ export function moreItems(remaining) {
 
 export function formatTypedArray(ctx, value, length) {
   const maxLength = MathMin(100, length);
-  const output = [];
+  const output: string[] = [];
   for (let i = 0; i < maxLength; i++) {
     const element = value[i];
     output[i] = typeof element === 'bigint' ? element + 'n' : formatNumber(element);
@@ -293,7 +293,7 @@ export function formatArrayBuffer(ctx, value) {
 
 export function formatSearchParams(ctx, value, _recurseTimes) {
   const list = searchParamsList(value);
-  const output = [];
+  const output: string[] = [];
   ctx.indentationLvl += 2;
   for (let i = 0; i < list.length; i++) {
     if (ctx.emitted > FORMAT_LIMIT) { output[output.length] = '...'; break; }
@@ -344,7 +344,7 @@ export function groupArrayElements(ctx, output, value) {
     outputLength--;
   }
   const separatorSpace = 2;
-  const dataLen = [];
+  const dataLen: number[] = [];
   for (let i = 0; i < outputLength; i++) {
     const len = output[i].length;
     dataLen[i] = len;
@@ -362,8 +362,8 @@ export function groupArrayElements(ctx, output, value) {
       15,
     );
     if (columns <= 1) return output;
-    const tmp = [];
-    const maxLineLength = [];
+    const tmp: string[] = [];
+    const maxLineLength: number[] = [];
     for (let i = 0; i < columns; i++) {
       let lineLength = 0;
       for (let j = i; j < output.length; j += columns) {

@@ -55,7 +55,7 @@ export function inspectForCustom(value, options) {
 export function formatArray(ctx, value, recurseTimes) {
   const valLen = value.length;
   const len = MathMin(100, valLen);
-  const output = [];
+  const output: string[] = [];
   for (let i = 0; i < len; i++) {
     if (ctx.emitted > FORMAT_LIMIT) { output[output.length] = '...'; return output; }
     if (!ObjectPrototypeHasOwnProperty(value, i)) return formatSpecialArray(ctx, value, recurseTimes, len, output, i);
@@ -93,10 +93,10 @@ export function formatSpecialArray(ctx, value, recurseTimes, maxLength, output, 
 }
 
 export function formatSet(ctx, value, recurseTimes) {
-  const items = [];
+  const items: unknown[] = [];
   SetPrototypeForEach(value, (v) => { items[items.length] = v; });
   const shown = MathMin(100, items.length);
-  const output = [];
+  const output: string[] = [];
   ctx.indentationLvl += 2;
   for (let i = 0; i < shown; i++) {
     if (ctx.emitted > FORMAT_LIMIT) { output[output.length] = '...'; break; }
@@ -108,11 +108,11 @@ export function formatSet(ctx, value, recurseTimes) {
 }
 
 export function formatMap(ctx, value, recurseTimes) {
-  const keys = [];
-  const values = [];
+  const keys: unknown[] = [];
+  const values: unknown[] = [];
   MapPrototypeForEach(value, (v, k) => { keys[keys.length] = k; values[values.length] = v; });
   const shown = MathMin(100, keys.length);
-  const output = [];
+  const output: string[] = [];
   ctx.indentationLvl += 2;
   for (let i = 0; i < shown; i++) {
     if (ctx.emitted > FORMAT_LIMIT) { output[output.length] = '...'; break; }
@@ -124,7 +124,7 @@ export function formatMap(ctx, value, recurseTimes) {
 }
 
 export function formatURL(ctx, value, recurseTimes) {
-  const output = [];
+  const output: string[] = [];
   const fields = ['href', 'origin', 'protocol', 'username', 'password', 'host', 'hostname', 'port', 'pathname', 'search', 'searchParams', 'hash'];
   for (let i = 0; i < fields.length; i++) {
     ctx.indentationLvl += 2;
@@ -171,7 +171,7 @@ export function formatRaw(ctx, value, recurseTimes, typedArray) {
   let tag = value[SymbolToStringTag];
   if (typeof tag !== 'string' || (tag !== '' && ObjectPrototypePropertyIsEnumerable(value, SymbolToStringTag))) tag = '';
   let base = '';
-  let formatter = null;
+  let formatter: ((ctx, value, recurseTimes) => string[]) | null = null;
   let braces;
   let extrasType = kObjectType;
   let taLength = 0;
@@ -245,7 +245,7 @@ export function formatRaw(ctx, value, recurseTimes, typedArray) {
       if (typedArray === undefined) {
         formatter = formatArrayBuffer;
       } else if (keys.length === 0) {
-        const byteLength = arrayType === 'ArrayBuffer' ? ArrayBufferPrototypeGetByteLength(value) : SharedArrayBufferPrototypeGetByteLength(value);
+        const byteLength = arrayType === 'ArrayBuffer' ? ArrayBufferPrototypeGetByteLength(value) : (SharedArrayBufferPrototypeGetByteLength as (self: unknown) => number)(value);
         return prefix + '{ byteLength: ' + formatNumber(byteLength) + ' }';
       }
       braces[0] = prefix + '{';

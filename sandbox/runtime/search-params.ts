@@ -36,7 +36,7 @@ export function decodeFormComponent(s) {
 }
 
 export function parseFormUrlencoded(s) {
-  const list = [];
+  const list: [string, string][] = [];
   const len = s.length;
   let start = 0;
   while (start < len) {
@@ -47,7 +47,7 @@ export function parseFormUrlencoded(s) {
       const eq = StringPrototypeIndexOf(seq, '=');
       const name = eq === -1 ? seq : StringPrototypeSlice(seq, 0, eq);
       const value = eq === -1 ? '' : StringPrototypeSlice(seq, eq + 1);
-      list[list.length] = [decodeFormComponent(name), decodeFormComponent(value)];
+      list[list.length] = [decodeFormComponent(name), decodeFormComponent(value)] as [string, string];
     }
     start = amp + 1;
   }
@@ -115,7 +115,7 @@ export function linkURLQuery(setQuery: (url: object, serialized: string) => void
 
 export class URLSearchParams {
   #list: [string, string][] = [];
-  #url = null;
+  #url: object | null = null;
 
   constructor(init = undefined) {
     // Node (unlike Web IDL, which would stringify it) treats null like an absent init.
@@ -133,7 +133,7 @@ export class URLSearchParams {
           if (typeof pairMethod !== 'function') {
             throw new TypeErrorCtor('Each query pair must be an iterable [name, value] tuple');
           }
-          const items = [];
+          const items: unknown[] = [];
           iterateToArray(pair, pairMethod, (item) => { items[items.length] = item; });
           if (items.length !== 2) throw new TypeErrorCtor('Each query pair must be an iterable [name, value] tuple');
           list[list.length] = [toUSVString(items[0]), toUSVString(items[1])];
@@ -188,7 +188,7 @@ export class URLSearchParams {
     const n = toUSVString(name);
     const v = value === undefined ? undefined : toUSVString(value);
     const list = this.#list;
-    const kept = [];
+    const kept: [string, string][] = [];
     for (let i = 0; i < list.length; i++) {
       const pair = list[i];
       if (pair[0] === n && (v === undefined || pair[1] === v)) continue;
@@ -210,7 +210,7 @@ export class URLSearchParams {
     if (arguments.length < 1) throw new TypeErrorCtor('The "name" argument must be specified');
     const n = toUSVString(name);
     const list = this.#list;
-    const out = [];
+    const out: string[] = [];
     for (let i = 0; i < list.length; i++) if (list[i][0] === n) out[out.length] = list[i][1];
     return out;
   }
@@ -231,7 +231,7 @@ export class URLSearchParams {
     const n = toUSVString(name);
     const v = toUSVString(value);
     const list = this.#list;
-    const out = [];
+    const out: [string, string][] = [];
     let found = false;
     for (let i = 0; i < list.length; i++) {
       const pair = list[i];
@@ -289,5 +289,5 @@ export class URLSearchParamsIterator {
 }
 ObjectSetPrototypeOf(URLSearchParamsIterator.prototype, IteratorPrototype);
 webIdlClass(URLSearchParamsIterator, 'URLSearchParams Iterator');
-delete URLSearchParamsIterator.prototype.constructor;
+delete (URLSearchParamsIterator.prototype as { constructor?: unknown }).constructor;
 

@@ -73,9 +73,9 @@ export function hasOpaquePath(c) {
 
 export class URL {
   #c;
-  #params = null;
+  #params: URLSearchParams | null = null;
 
-  constructor(url, base = undefined) {
+  constructor(url, base: unknown = undefined) {
     if (arguments.length === 0) throw new TypeErrorCtor('The "url" argument must be specified');
     const input = toUSVString(url);
     const c = parseURL(input, base === undefined ? undefined : toUSVString(base));
@@ -83,12 +83,12 @@ export class URL {
     this.#c = c;
   }
 
-  static canParse(url, base = undefined) {
+  static canParse(url, base: unknown = undefined) {
     if (arguments.length === 0) throw new TypeErrorCtor('The "url" argument must be specified');
     return parseURL(toUSVString(url), base === undefined ? undefined : toUSVString(base)) !== null;
   }
 
-  static parse(url, base = undefined) {
+  static parse(url, base: unknown = undefined) {
     if (arguments.length === 0) throw new TypeErrorCtor('The "url" argument must be specified');
     const input = toUSVString(url);
     const b = base === undefined ? undefined : toUSVString(base);

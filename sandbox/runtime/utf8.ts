@@ -8,7 +8,7 @@ export function toUSVString(v) {
   if (typeof v === 'symbol') throw new TypeErrorCtor('Cannot convert a Symbol value to a string');
   const s = typeof v === 'string' ? v : StringCtor(v);
   if (StringPrototypeIsWellFormed !== undefined) {
-    return StringPrototypeIsWellFormed(s) ? s : StringPrototypeToWellFormed(s);
+    return StringPrototypeIsWellFormed(s) ? s : (StringPrototypeToWellFormed as (self: string) => string)(s);
   }
   let out = '';
   let last = 0;
