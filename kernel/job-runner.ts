@@ -19,6 +19,8 @@ import type { Invocations } from './invocation.ts';
 /** The longest the runner sleeps without looking at the store (a job due later is found anyway
  *  when its time comes; this bounds the effect of a clock jump). */
 const MAX_SLEEP_MS = 60_000;
+/** Due jobs read per query. */
+const READ_AHEAD = 64;
 
 export interface JobRunnerOptions {
   /** Jobs running at once. */
@@ -28,7 +30,11 @@ export interface JobRunnerOptions {
 
 export class JobRunner {
   private readonly running = new Set<string>();
+  /** Due jobs read ahead of the free slots (one query serves many starts); a stale entry is
+   *  harmless: claiming it fails or returns its current attempt. */
+  private queue: JobRow[] = [];
   private timer: NodeJS.Timeout | null = null;
+  private immediate: NodeJS.Immediate | null = null;
   private stopped = true;
 
   constructor(
@@ -50,14 +56,21 @@ export class JobRunner {
   stop(): void {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
     this.timer = null;
+    this.immediate = null;
+    this.queue = [];
   }
 
   /** Looks for due jobs now (after a commit stored some, or a retry). */
   poke(): void {
-    if (this.stopped) return;
+    if (this.stopped || this.immediate) return;
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.tick(), 0);
+    this.timer = null;
+    this.immediate = setImmediate(() => {
+      this.immediate = null;
+      this.tick();
+    });
   }
 
   /** Jobs this runner is running now. */
@@ -66,16 +79,19 @@ export class JobRunner {
   }
 
   private tick(): void {
+    if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     if (this.stopped) return;
     const now = this.opts.now();
-    const free = this.opts.concurrency - this.running.size;
-    if (free > 0) {
-      for (const row of this.store.jobs.due(now, free + this.running.size)) {
-        if (this.running.size >= this.opts.concurrency) break;
-        if (this.running.has(row.id) || !this.store.jobs.claim(row.id, now)) continue;
-        void this.run(row);
+    while (this.running.size < this.opts.concurrency) {
+      if (this.queue.length === 0) {
+        this.queue = this.store.jobs.due(now, READ_AHEAD).filter((r) => !this.running.has(r.id));
+        if (this.queue.length === 0) break;
       }
+      const row = this.queue.shift()!;
+      if (this.running.has(row.id)) continue;
+      const attempt = this.store.jobs.claim(row.id, now);
+      if (attempt !== null) void this.run({ ...row, attempt: attempt - 1 });
     }
     if (this.running.size >= this.opts.concurrency) return; // a finishing job pokes again
     const next = this.store.jobs.nextDue();

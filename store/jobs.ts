@@ -84,7 +84,7 @@ export class JobTable {
       get: db.prepare<[string], RawJob>(`SELECT ${COLUMNS} FROM jobs WHERE id = ?`),
       due: db.prepare<[number, number], RawJob>(`SELECT ${COLUMNS} FROM jobs WHERE status IN ('pending', 'failed') AND run_at <= ? ORDER BY run_at, id LIMIT ?`),
       nextDue: db.prepare<[], number>("SELECT min(run_at) FROM jobs WHERE status IN ('pending', 'failed')").pluck(),
-      claim: db.prepare<[number, string]>("UPDATE jobs SET status = 'running', attempt = attempt + 1, started_at = ? WHERE id = ? AND status IN ('pending', 'failed')"),
+      claim: db.prepare<[number, string], number>("UPDATE jobs SET status = 'running', attempt = attempt + 1, started_at = ? WHERE id = ? AND status IN ('pending', 'failed') RETURNING attempt").pluck(),
       finish: db.prepare(
         `UPDATE jobs SET status = @status, finished_at = @now, run_at = @runAt, error = @error, output = @output, version = @version, generation = @generation
          WHERE id = @id AND status = 'running'`,
@@ -153,9 +153,9 @@ export class JobTable {
     return this.s.nextDue.get() ?? null;
   }
 
-  /** pending | failed → running; false when someone else moved it first. */
-  claim(id: string, now: number): boolean {
-    return this.s.claim.run(now, id).changes === 1;
+  /** pending | failed → running: the attempt it starts, or null when someone else moved it first. */
+  claim(id: string, now: number): number | null {
+    return this.s.claim.get(now, id) ?? null;
   }
 
   /** running → succeeded | failed (with when it is due again) | dead. */
