@@ -1,28 +1,18 @@
 // `substrate grant add | ls | revoke` and `substrate logs` as an agent, through the real binary
 // against a real kernel: exit codes, human and --json output, the owner/operator rule.
 
-import { spawn } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, type CliResult } from './cli-run.ts';
 import type { GrantInfo, GrantListResult, LogsResult, TokenCreateResult } from '../kernel/api.ts';
 import { cap, startTestKernel, type TestKernel } from './helpers.ts';
 
-const BIN = path.join(fileURLToPath(new URL('..', import.meta.url)), 'cli', 'substrate.js');
 
 let k: TestKernel;
 let alice: TokenCreateResult;
 let bob: TokenCreateResult;
 
-function run(token: string, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const v of ['SUBSTRATE_URL', 'SUBSTRATE_TOKEN', 'SUBSTRATE_DATA', 'FORCE_COLOR']) delete env[v];
-  const child = spawn(process.execPath, ['--no-node-snapshot', BIN, '--url', k.url, '--token', token, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+function run(token: string, ...args: string[]): Promise<CliResult> {
+  return runCli(['--url', k.url, '--token', token, ...args]);
 }
 
 beforeAll(async () => {

@@ -1,14 +1,11 @@
 // `substrate jobs` and `substrate schedules` through the real binary against a real kernel: human
 // and --json output, retry and cancel, pause and resume, the owner rule and exit codes.
 
-import { spawn } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, type CliResult } from './cli-run.ts';
 import type { TokenCreateResult } from '../kernel/api.ts';
 import { cap, eventually, startTestKernel, type TestKernel } from './helpers.ts';
 
-const BIN = path.join(fileURLToPath(new URL('..', import.meta.url)), 'cli', 'substrate.js');
 
 let k: TestKernel;
 let alice: TokenCreateResult;
@@ -16,15 +13,8 @@ let bob: TokenCreateResult;
 let failed: string;
 let later: string;
 
-function run(token: string, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const v of ['SUBSTRATE_URL', 'SUBSTRATE_TOKEN', 'SUBSTRATE_DATA', 'FORCE_COLOR']) delete env[v];
-  const child = spawn(process.execPath, ['--no-node-snapshot', BIN, '--url', k.url, '--token', token, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+function run(token: string, ...args: string[]): Promise<CliResult> {
+  return runCli(['--url', k.url, '--token', token, ...args]);
 }
 
 beforeAll(async () => {

@@ -2,10 +2,8 @@
 // (`origin`, `gate`) in logs/recent, in `log` events and in `substrate logs`, never mixed with live
 // traffic; live invocations say `live`.
 
-import { spawn } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, type CliResult } from './cli-run.ts';
 import { LOCAL_OPERATOR } from '../capabilities/types.ts';
 import type { KernelEvent } from '../kernel/api.ts';
 import { formatLogLine } from '../cli/commands/logs.ts';
@@ -16,18 +14,10 @@ type LogEvent = Extract<KernelEvent, { type: 'log' }>;
 
 let k: TestKernel;
 const op = LOCAL_OPERATOR;
-const BIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'substrate.js');
 
 /** `substrate --data <the test kernel's directory> ...args`, as an operator would run it. */
-function cli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const v of ['SUBSTRATE_URL', 'SUBSTRATE_TOKEN', 'SUBSTRATE_DATA', 'FORCE_COLOR']) delete env[v];
-  const child = spawn(process.execPath, ['--no-node-snapshot', BIN, '--data', k.dataDir, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+function cli(...args: string[]): Promise<CliResult> {
+  return runCli(['--data', k.dataDir, ...args]);
 }
 
 beforeAll(async () => {
