@@ -1,11 +1,12 @@
+// Over 500 lines because it is one class, the whole client side of the protocol (calls, batches,
+// reconnects, subscriptions), whose parts share the connection's state; its types come from the
+// protocol source (capabilities/protocol/).
 // The typed client library of the WebSocket JSON-RPC protocol: connects with a bearer token, calls
 // methods with the params/result types of kernel/api.ts, turns JSON-RPC errors into RpcError with
 // the contract's error type, routes `progress` notifications to the call that asked for them and
 // `event` notifications to subscribers, and reconnects with exponential backoff when asked to.
 // Calls in flight when a connection drops are rejected, never resent: an invocation is not
 // idempotent from the caller's point of view.
-// Over 500 lines on purpose: one class, the whole client side of the protocol (calls, batches,
-// reconnects, subscriptions); its typed method table moves to the one protocol source in #11.
 
 import WebSocket from 'ws';
 import { backoffMs } from '../capabilities/backoff.ts';

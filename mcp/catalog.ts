@@ -2,22 +2,10 @@
 // name@version (a version never changes once registered).
 
 import { LRUCache } from 'lru-cache';
+import { mapLimit } from '../capabilities/map-limit.ts';
 import type { McpBackend } from './backend.ts';
 import { capabilityTool, type CapabilityTool, type VersionInfo } from './capability-tools.ts';
 import { toolNameOf } from './tool-names.ts';
-
-async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
 
 /** The current capabilities as tools, rebuilt after a commit. A version never changes once
  *  registered, so what describe said about name@version is kept. */

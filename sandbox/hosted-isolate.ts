@@ -1,10 +1,10 @@
+// Over 500 lines because it is one class whose parts share the isolate's private state (calls,
+// timers, probes); the pieces that share none are in isolate-calls.ts.
 // The life of one isolate: built with the runtime and the bridge installed (or blank, ahead of
 // need), bound to a version or inspected and later adopted, serving the bridge's messages, running
 // calls within their memory limit and a wall-clock deadline that also covers awaiting, host timers
 // clamped to the deadlines of the calls in flight, probes that find an isolate stuck in a loop no
-// `timeout` covers, and its death (timeout, memory, disposal) failing what it held. Over 500 lines:
-// one class whose parts share the isolate's private state (calls, timers, probes); the pieces that
-// share none are in isolate-calls.ts.
+// `timeout` covers, and its death (timeout, memory, disposal) failing what it held.
 
 import fs from 'node:fs';
 import ivm from 'isolated-vm';

@@ -48,6 +48,9 @@ interface RawJob {
   generation: number | null;
 }
 
+/** The pending job of a name with a dedupe key (also read by the sandbox workers: store/state.ts). */
+export const PENDING_BY_KEY_SQL = "SELECT id FROM jobs WHERE name = ? AND dedupe_key = ? AND status = 'pending'";
+
 const COLUMNS = 'id, name, input, status, attempt, run_at, scheduled_at, dedupe_key, origin, created_at, started_at, finished_at, error, output, version, generation';
 
 function toRow(r: RawJob): JobRow {
@@ -73,6 +76,7 @@ function toRow(r: RawJob): JobRow {
 
 export class JobTable {
   private readonly s;
+  private readonly fireTxn: (name: string, index: number, spec: string, id: string, input: string, at: number, now: number) => void;
 
   constructor(private readonly db: Db) {
     this.s = {
@@ -80,7 +84,7 @@ export class JobTable {
         `INSERT INTO jobs (id, name, input, status, attempt, run_at, scheduled_at, dedupe_key, origin, created_at)
          VALUES (@id, @name, @input, 'pending', 0, @runAt, @runAt, @key, @origin, @now) ON CONFLICT (id) DO NOTHING`,
       ),
-      pendingByKey: db.prepare<[string, string], string>("SELECT id FROM jobs WHERE name = ? AND dedupe_key = ? AND status = 'pending'").pluck(),
+      pendingByKey: db.prepare<[string, string], string>(PENDING_BY_KEY_SQL).pluck(),
       get: db.prepare<[string], RawJob>(`SELECT ${COLUMNS} FROM jobs WHERE id = ?`),
       due: db.prepare<[number, number], RawJob>(`SELECT ${COLUMNS} FROM jobs WHERE status IN ('pending', 'failed') AND run_at <= ? ORDER BY run_at, id LIMIT ?`),
       nextDue: db.prepare<[], number>("SELECT min(run_at) FROM jobs WHERE status IN ('pending', 'failed')").pluck(),
@@ -103,6 +107,11 @@ export class JobTable {
       pause: db.prepare('INSERT INTO schedule_pauses (name, paused_at, paused_by) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING'),
       resume: db.prepare('DELETE FROM schedule_pauses WHERE name = ?'),
     };
+    this.fireTxn = db.transaction((name: string, index: number, spec: string, id: string, input: string, at: number, now: number) => {
+      const origin: JobOrigin = { kind: 'schedule', index, occurrence: at };
+      this.s.insert.run({ id, name, input, runAt: at, key: null, origin: JSON.stringify(origin), now });
+      this.s.setSchedule.run(name, index, spec, at);
+    });
   }
 
   /** Inside the commit transaction: false when a keyed enqueue's view of the pending job with its
@@ -127,13 +136,6 @@ export class JobTable {
   fireOccurrence(name: string, index: number, spec: string, id: string, input: string, at: number, now: number): void {
     this.fireTxn(name, index, spec, id, input, at, now);
   }
-  private readonly fireTxn = (name: string, index: number, spec: string, id: string, input: string, at: number, now: number): void => {
-    this.db.transaction(() => {
-      const origin: JobOrigin = { kind: 'schedule', index, occurrence: at };
-      this.s.insert.run({ id, name, input, runAt: at, key: null, origin: JSON.stringify(origin), now });
-      this.s.setSchedule.run(name, index, spec, at);
-    })();
-  };
 
   pendingIdByKey(name: string, key: string): string | undefined {
     return this.s.pendingByKey.get(name, key);

@@ -10,6 +10,7 @@
 import type { Db } from './db.ts';
 import { openReadOnly } from './db.ts';
 import { assertKnownSchema } from './migrations.ts';
+import { PENDING_BY_KEY_SQL } from './jobs.ts';
 import type { TxnRecord } from '../capabilities/run-types.ts';
 import type Database from 'better-sqlite3';
 
@@ -184,7 +185,7 @@ export function openReadOnlyState(file: string): ReadOnlyState {
   try {
     assertKnownSchema(db);
     reader = new StateReader(db);
-    pendingByKey = db.prepare<[string, string], string>("SELECT id FROM jobs WHERE name = ? AND dedupe_key = ? AND status = 'pending'").pluck();
+    pendingByKey = db.prepare<[string, string], string>(PENDING_BY_KEY_SQL).pluck();
   } catch (e) {
     db.close();
     throw e;
