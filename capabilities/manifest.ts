@@ -7,6 +7,8 @@ import semver from 'semver';
 import { z } from 'zod';
 import { ERROR_TYPES, fail } from './errors.ts';
 import { cronProblem, timezoneProblem } from './cron.ts';
+import { HTTP_METHODS, parseDestination } from './destinations.ts';
+import { EFFECT_LIMITS, type Effects } from './effects.ts';
 import { DEFAULT_RETRY, JOB_LIMITS, RETRY_LIMITS } from './jobs.ts';
 import { nameProblem } from './names.ts';
 import { checkSchemaCost, compileSchema } from './schema.ts';
@@ -104,6 +106,68 @@ const int = (min: number, max: number, dflt: number) =>
 
 const record = <V extends z.ZodType>(key: z.ZodType<string>, value: V) => z.record(key, value, TYPE_ERROR('an object'));
 
+const method = z
+  .string(TYPE_ERROR('a string'))
+  .transform((m) => m.toUpperCase())
+  .refine((m) => (HTTP_METHODS as readonly string[]).includes(m), `must be one of ${HTTP_METHODS.join(', ')}`);
+
+const destination = z.string(TYPE_ERROR('a string')).superRefine((v, ctx) => {
+  const d = parseDestination(v);
+  if (typeof d === 'string') ctx.addIssue({ code: 'custom', message: `destination ${JSON.stringify(v)} ${d}` });
+});
+
+const httpEffect = z.union(
+  [
+    destination.transform((host) => ({ host })),
+    z.strictObject(
+      {
+        host: destination,
+        methods: z.array(method, TYPE_ERROR('an array')).min(1, 'must list at least one method (leave it out for all)').optional(),
+        secrets: z.array(name(), TYPE_ERROR('an array')).max(16, 'must name at most 16 secrets').optional(),
+      },
+      TYPE_ERROR('an object'),
+    ),
+  ],
+  { error: 'must be a destination string or { host, methods?, secrets? }' },
+);
+
+const limitBelow = (max: number) => z.number(TYPE_ERROR('a number')).int(TYPE_ERROR('an integer')).min(1, 'must be at least 1').max(max, `must be at most ${max} (the kernel's limit)`).optional();
+
+const effects = z.strictObject(
+  {
+    http: z.array(httpEffect, TYPE_ERROR('an array')).max(64, 'must list at most 64 destinations').default(() => []),
+    limits: z
+      .strictObject(
+        {
+          requests: limitBelow(EFFECT_LIMITS.requests),
+          inFlight: limitBelow(EFFECT_LIMITS.inFlight),
+          requestBodyBytes: limitBelow(EFFECT_LIMITS.requestBodyBytes),
+          responseBodyBytes: limitBelow(EFFECT_LIMITS.responseBodyBytes),
+        },
+        TYPE_ERROR('an object'),
+      )
+      .optional(),
+  },
+  TYPE_ERROR('an object'),
+);
+
+const httpFixture = z.strictObject(
+  {
+    request: z.strictObject({ method: method.optional(), url: z.string(TYPE_ERROR('a string')).url('must be an absolute URL') }, TYPE_ERROR('an object')),
+    response: z
+      .strictObject(
+        {
+          status: z.number(TYPE_ERROR('a number')).int(TYPE_ERROR('an integer')).min(200, 'must be 200-599').max(599, 'must be 200-599').optional(),
+          headers: record(z.string(), z.string(TYPE_ERROR('a string'))).optional(),
+          body: json().optional(),
+        },
+        TYPE_ERROR('an object'),
+      )
+      .prefault(() => ({})),
+  },
+  TYPE_ERROR('an object'),
+);
+
 const testCase = z.strictObject(
   {
     name: z.string(TYPE_ERROR('a string')).refine((v) => v.trim() !== '', 'must not be empty'),
@@ -124,6 +188,7 @@ const testCase = z.strictObject(
       .array(z.strictObject({ name: name(), input: json().optional() }, TYPE_ERROR('an object')), TYPE_ERROR('an array'))
       .max(JOB_LIMITS.maxPerRun, `must list at most ${JOB_LIMITS.maxPerRun} jobs`)
       .optional(),
+    http: z.array(httpFixture, TYPE_ERROR('an array')).max(EFFECT_LIMITS.requests, `must list at most ${EFFECT_LIMITS.requests} fixtures`).optional(),
   },
   TYPE_ERROR('an object'),
 );
@@ -183,6 +248,7 @@ const manifestSchemaOf = (compileSchemas: boolean) => z.strictObject(
       )
       .optional(),
     schedules: z.array(schedule, TYPE_ERROR('an array')).max(JOB_LIMITS.maxSchedules, `must have at most ${JOB_LIMITS.maxSchedules} schedules`).optional(),
+    effects: effects.optional(),
   },
   { error: 'expected an object' },
 );
@@ -241,6 +307,16 @@ export function parseManifest(raw: unknown, opts: { compileSchemas?: boolean } =
       if (t.state !== undefined) test.state = t.state;
       if (t.sharedState !== undefined) test.sharedState = t.sharedState;
       if (t.expectJobs !== undefined) test.expectJobs = t.expectJobs.map((j) => (j.input === undefined ? { name: j.name } : { name: j.name, input: j.input }));
+      if (t.http !== undefined) {
+        test.http = t.http.map((f) => ({
+          request: f.request.method === undefined ? { url: f.request.url } : { method: f.request.method, url: f.request.url },
+          response: {
+            ...(f.response.status !== undefined ? { status: f.response.status } : {}),
+            ...(f.response.headers !== undefined ? { headers: f.response.headers } : {}),
+            ...(f.response.body !== undefined ? { body: f.response.body } : {}),
+          },
+        }));
+      }
       return test;
     }),
   };
@@ -248,8 +324,27 @@ export function parseManifest(raw: unknown, opts: { compileSchemas?: boolean } =
   if (m.outputSchema !== undefined) manifest.outputSchema = m.outputSchema;
   // Added only when given: a manifest without them keeps the content hash it always had.
   if (m.retry !== undefined) manifest.retry = { attempts: m.retry.attempts, backoffMs: m.retry.backoffMs };
+  if (m.effects !== undefined) manifest.effects = normalEffects(m.effects);
   if (m.schedules !== undefined) manifest.schedules = m.schedules.map((x) => ({ cron: x.cron, input: x.input, timezone: x.timezone, catchUp: x.catchUp, overlap: x.overlap }));
   return manifest;
+}
+
+/** Hosts lower-cased as patterns compare them, methods upper-case, limits only where given. */
+function normalEffects(e: { http: Array<{ host: string; methods?: string[]; secrets?: string[] }>; limits?: { [k: string]: number | undefined } }): Effects {
+  const out: Effects = {
+    http: e.http.map((h) => {
+      const entry: Effects['http'][number] = { host: h.host.toLowerCase() };
+      if (h.methods !== undefined) entry.methods = [...new Set(h.methods)];
+      if (h.secrets !== undefined) entry.secrets = [...new Set(h.secrets)];
+      return entry;
+    }),
+  };
+  if (e.limits) {
+    const limits: NonNullable<Effects['limits']> = {};
+    for (const k of ['requests', 'inFlight', 'requestBodyBytes', 'responseBodyBytes'] as const) if (e.limits[k] !== undefined) limits[k] = e.limits[k];
+    if (Object.keys(limits).length) out.limits = limits;
+  }
+  return out;
 }
 
 function invalid(issues: ManifestIssue[]) {

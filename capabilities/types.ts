@@ -1,5 +1,7 @@
 // The plain data of the capability model, shared by every part of Substrate. No behaviour here.
 
+import type { Effects, HttpFixture } from './effects.ts';
+
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
 
@@ -18,6 +20,8 @@ export interface TestCase {
   sharedState?: { [namespace: string]: { [key: string]: Json } };
   /** The jobs the call must enqueue (name, and input when given), in order (docs/jobs.md). */
   expectJobs?: Array<{ name: string; input?: Json }>;
+  /** Responses the test's requests get instead of the network (docs/effects.md). */
+  http?: HttpFixture[];
 }
 
 /** A manifest after validation, with every default filled in. */
@@ -34,6 +38,8 @@ export interface Manifest {
   /** Retries of this capability's jobs; absent means the contract's defaults (capabilities/jobs.ts). */
   retry?: { attempts: number; backoffMs: number };
   /** Cron schedules, active while this version is current (docs/jobs.md). */
+  /** Egress this version may make (docs/effects.md); absent: none. */
+  effects?: Effects;
   schedules?: Array<{ cron: string; input: Json; timezone: string; catchUp: 'latest' | 'none' | 'all'; overlap: 'skip' | 'allow' }>;
 }
 
