@@ -34,7 +34,9 @@ export type ErrorType =
   | 'STATE_FORBIDDEN'
   | 'PAYLOAD_TOO_LARGE'
   | 'OVERLOADED'
-  | 'SANDBOX_CRASHED';
+  | 'SANDBOX_CRASHED'
+  | 'EFFECT_FORBIDDEN'
+  | 'EFFECT_FAILED';
 
 /** What a rejected ctx operation throws inside the sandbox (an Error named `SubstrateError`).
  *  Rethrown unchanged, it fails the call with the same type and data; anything else a capability

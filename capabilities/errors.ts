@@ -42,6 +42,8 @@ export const ERROR_TYPES = [
   'PAYLOAD_TOO_LARGE',
   'OVERLOADED',
   'SANDBOX_CRASHED',
+  'EFFECT_FORBIDDEN',
+  'EFFECT_FAILED',
 ] as const;
 
 export type ErrorType = (typeof ERROR_TYPES)[number];
