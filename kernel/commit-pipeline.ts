@@ -113,7 +113,7 @@ export class CommitPipeline {
     let cursor: number | undefined;
     for (;;) {
       const rows = this.store.history({ name, limit: HISTORY_PAGE, before: cursor });
-      for (const row of rows) yield row.changes as unknown as JournalChange[];
+      for (const row of rows) yield row.changes;
       if (rows.length < HISTORY_PAGE) return;
       cursor = rows[rows.length - 1].seq;
     }
@@ -196,8 +196,8 @@ export class CommitPipeline {
               newVersions,
               setCurrent: plan.setCurrent,
               bumpGeneration: plan.setCurrent.length > 0,
-              changes: summaries as unknown as Json,
-              gates: gates as unknown as Json,
+              changes: summaries,
+              gates,
               state,
             });
             if (generation === 'conflict') {

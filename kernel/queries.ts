@@ -9,10 +9,8 @@ import { clampLimit } from '../capabilities/paging.ts';
 import { subgraph } from '../capabilities/subgraph.ts';
 import type { StoreApi } from '../store/types.ts';
 import type {
-  ChangeSummary,
   DescribeParams,
   DescribeResult,
-  GateResult,
   GraphEdge,
   GraphNode,
   GraphParams,
@@ -91,8 +89,8 @@ export class Queries {
         generation: r.generation,
         at: new Date(r.at).toISOString(),
         principal: r.principal,
-        changes: r.changes as unknown as ChangeSummary[],
-        gates: r.gates as unknown as GateResult[],
+        changes: r.changes,
+        gates: r.gates,
       })),
       nextCursor: rows.length > limit ? String(page[page.length - 1].seq) : null,
     };

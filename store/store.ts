@@ -12,7 +12,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type Database from 'better-sqlite3';
 import { fail } from '../capabilities/errors.ts';
-import type { Json, Language, Manifest, Role, VersionRecord } from '../capabilities/types.ts';
+import type { ChangeSummary, GateResult } from '../capabilities/protocol/types.ts';
+import type { Language, Manifest, Role, VersionRecord } from '../capabilities/types.ts';
 import type { TxnRecord } from '../capabilities/run-types.ts';
 import { openWritable, type Db } from './db.ts';
 import { migrate } from './migrations.ts';
@@ -77,13 +78,9 @@ function toCapability(r: CapabilityDbRow): CapabilityRow {
 }
 
 /** ',a,b,' from the `name` fields of the changes (an array of objects), for history(name). */
-function mentionedNames(changes: Json): string {
+function mentionedNames(changes: readonly ChangeSummary[]): string {
   const names = new Set<string>();
-  if (Array.isArray(changes)) {
-    for (const c of changes) {
-      if (c !== null && typeof c === 'object' && !Array.isArray(c) && typeof c.name === 'string') names.add(c.name);
-    }
-  }
+  for (const c of changes) names.add(c.name);
   return names.size === 0 ? '' : `,${[...names].join(',')},`;
 }
 
@@ -283,8 +280,9 @@ export class Store implements StoreApi {
       generation: r.generation,
       at: r.at,
       principal: r.principal,
-      changes: JSON.parse(r.changes) as Json,
-      gates: JSON.parse(r.gates) as Json,
+      // Written by commit() from the same types; the journal is never edited in place.
+      changes: JSON.parse(r.changes) as ChangeSummary[],
+      gates: JSON.parse(r.gates) as GateResult[],
     }));
   }
 

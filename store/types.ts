@@ -1,6 +1,7 @@
 // The store's public surface: what the kernel (read-write, the only writer) and the sandbox workers
 // (read-only, state reads only) may ask of the SQLite file. Implemented by Store in store/store.ts.
 
+import type { ChangeSummary, GateResult } from '../capabilities/protocol/types.ts';
 import type { Access, Json, Principal, Role, VersionRecord } from '../capabilities/types.ts';
 import type { TxnRecord } from '../capabilities/run-types.ts';
 import type { JobTable } from './jobs.ts';
@@ -28,8 +29,8 @@ export interface JournalEntry {
   generation: number;
   at: number;
   principal: string;
-  changes: Json;
-  gates: Json;
+  changes: ChangeSummary[];
+  gates: GateResult[];
 }
 
 export interface StateEntry {
@@ -85,8 +86,8 @@ export interface CommitInput {
   newVersions: VersionRecord[];
   setCurrent: Array<{ name: string; hash: string | null }>;
   bumpGeneration: boolean;
-  changes: Json;
-  gates: Json;
+  changes: ChangeSummary[];
+  gates: GateResult[];
   state?: TxnRecord;
 }
 

@@ -6,6 +6,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Principal, VersionRecord } from '../capabilities/types.ts';
 import { Store } from '../store/store.ts';
 import type { CommitInput } from '../store/types.ts';
+import type { ChangeSummary, GateResult } from '../capabilities/protocol/types.ts';
+
+/** A journal change summary as the kernel writes it, with what a test does not care about null. */
+function change(op: ChangeSummary['op'], name: string, version: string | null = null): ChangeSummary {
+  return { op, name, version, hash: null, previous: null, activated: op !== 'remove' };
+}
+const passedGate = (test: string): GateResult => ({ capability: 'x', version: '1.0.0', test, passed: true, durationMs: 1 });
 
 const alice: Principal = { id: 'tok-a', name: 'alice', role: 'agent' };
 const bob: Principal = { id: 'tok-b', name: 'bob', role: 'agent' };
@@ -39,7 +46,7 @@ function register(store: Store, by: Principal, ...vs: VersionRecord[]): number |
     newVersions: vs,
     setCurrent: vs.map((v) => ({ name: v.name, hash: v.hash })),
     bumpGeneration: true,
-    changes: vs.map((v) => ({ op: 'register', name: v.name, version: v.version })),
+    changes: vs.map((v) => change('register', v.name, v.version)),
     gates: [],
   };
   return store.commit(input);
@@ -83,7 +90,7 @@ describe('store graph and commits', () => {
 
   it('survives re-open with the generation and pointers', () => {
     register(store, alice, version('x', '1.0.0'));
-    store.commit({ principal: alice, newVersions: [], setCurrent: [{ name: 'x', hash: null }], bumpGeneration: true, changes: [{ op: 'remove', name: 'x' }], gates: [] });
+    store.commit({ principal: alice, newVersions: [], setCurrent: [{ name: 'x', hash: null }], bumpGeneration: true, changes: [change('remove', 'x')], gates: [] });
     store.close();
     store = Store.open(path.join(dir, 'substrate.db'));
     expect(store.generation()).toBe(2);
@@ -92,7 +99,7 @@ describe('store graph and commits', () => {
 
   it('a commit without bumpGeneration journals under the unchanged generation', () => {
     register(store, alice, version('x', '1.0.0'));
-    const g = store.commit({ principal: alice, newVersions: [version('x', '1.1.0')], setCurrent: [], bumpGeneration: false, changes: [{ op: 'register', name: 'x' }], gates: [] });
+    const g = store.commit({ principal: alice, newVersions: [version('x', '1.1.0')], setCurrent: [], bumpGeneration: false, changes: [change('register', 'x')], gates: [] });
     expect(g).toBe(1);
     expect(store.generation()).toBe(1);
     expect(store.history({ limit: 10 }).map((h) => h.generation)).toEqual([1, 1]);
@@ -108,7 +115,7 @@ describe('store graph and commits', () => {
       newVersions: [version('x', '1.0.0')],
       setCurrent: [{ name: 'x', hash: 'sha256:x@1.0.0' }],
       bumpGeneration: true,
-      changes: [{ op: 'register', name: 'x' }],
+      changes: [change('register', 'x')],
       gates: [],
       state: { reads: [['x', 'k', v]], nsReads: [], writes: [['x', 'k', '3'], ['x', 'new', '1']] },
     });
@@ -126,7 +133,7 @@ describe('store graph and commits', () => {
       newVersions: [version('x', '1.0.0')],
       setCurrent: [{ name: 'x', hash: 'sha256:x@1.0.0' }],
       bumpGeneration: true,
-      changes: [{ op: 'register', name: 'x' }],
+      changes: [change('register', 'x')],
       gates: [],
       state: { reads: [['x', 'k', store.readState('x', 'k')!.version]], nsReads: [], writes: [['x', 'k', '3']] },
     });
@@ -161,12 +168,12 @@ describe('store graph and commits', () => {
 
   it('history: newest first, paged by journal seq, filtered by name', () => {
     for (let i = 1; i <= 5; i++) register(store, alice, version(i % 2 ? 'odd' : 'even', `${i}.0.0`));
-    store.commit({ principal: bob, newVersions: [], setCurrent: [], bumpGeneration: true, changes: [{ op: 'remove', name: 'odd' }, { op: 'remove', name: 'even' }], gates: [{ test: 'x', ok: true }] });
+    store.commit({ principal: bob, newVersions: [], setCurrent: [], bumpGeneration: true, changes: [change('remove', 'odd'), change('remove', 'even')], gates: [passedGate('x')] });
 
     const all = store.history({ limit: 100 });
     expect(all.map((h) => h.generation)).toEqual([6, 5, 4, 3, 2, 1]);
-    expect(all[0]).toMatchObject({ principal: 'bob', gates: [{ test: 'x', ok: true }] });
-    expect(all[5].changes).toEqual([{ op: 'register', name: 'odd', version: '1.0.0' }]);
+    expect(all[0]).toMatchObject({ principal: 'bob', gates: [passedGate('x')] });
+    expect(all[5].changes).toEqual([change('register', 'odd', '1.0.0')]);
     expect(typeof all[0].at).toBe('number');
 
     const page1 = store.history({ limit: 2 });
