@@ -37,7 +37,7 @@ function edgeTo(e: GraphEdge): string {
 
 function edgeLabel(e: GraphEdge): string {
   if (e.kind === 'state') return e.access;
-  return `${e.range} → ${e.resolved ?? 'unresolved'}`;
+  return `${e.enqueue ? 'enqueue ' : ''}${e.range} → ${e.resolved ?? 'unresolved'}`;
 }
 
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);

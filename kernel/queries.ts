@@ -6,6 +6,9 @@ import type { Json } from '../capabilities/types.ts';
 import { checkTextDepth } from '../capabilities/json-limits.ts';
 import { assertName } from '../capabilities/names.ts';
 import { clampLimit } from '../capabilities/paging.ts';
+import { LRUCache } from 'lru-cache';
+import { enqueueTargets } from '../capabilities/enqueue-sites.ts';
+import type { Graph } from '../capabilities/graph.ts';
 import { subgraph } from '../capabilities/subgraph.ts';
 import type { StoreApi } from '../store/types.ts';
 import type {
@@ -27,10 +30,24 @@ import type {
 import type { Generation } from './generation.ts';
 
 export class Queries {
+  /** Literal ctx.enqueue targets by version hash: versions are immutable, so this never goes stale. */
+  private readonly enqueues = new LRUCache<string, string[]>({ max: 5000 });
+
   constructor(
     private readonly store: StoreApi,
     private readonly gen: Generation,
   ) {}
+
+  private enqueuesOf(g: Graph, name: string, version: string): string[] {
+    const v = g.find(name, version);
+    if (!v) return [];
+    let targets = this.enqueues.get(v.hash);
+    if (!targets) {
+      targets = enqueueTargets(this.gen.recordOf(v.hash).compiled);
+      this.enqueues.set(v.hash, targets);
+    }
+    return targets;
+  }
 
   list(params: ListParams = {}): ListResult {
     const graph = this.gen.graph;
@@ -112,14 +129,11 @@ export class Queries {
       current: n.current,
       description: this.gen.manifestOf(n.hash).description,
     }));
-    const outEdges: GraphEdge[] = edges.map((e) => ({
-      kind: 'call',
-      from: e.fromName,
-      fromVersion: e.fromVersion,
-      to: e.to,
-      range: e.range,
-      resolved: e.resolved,
-    }));
+    const outEdges: GraphEdge[] = edges.map((e) => {
+      const edge: GraphEdge = { kind: 'call', from: e.fromName, fromVersion: e.fromVersion, to: e.to, range: e.range, resolved: e.resolved };
+      if (this.enqueuesOf(g, e.fromName, e.fromVersion).includes(e.to)) edge.enqueue = true;
+      return edge;
+    });
     // State namespaces: shared grants from manifests, and own namespaces that hold keys.
     const populated = new Set(this.store.namespaces().map((n) => n.namespace));
     const nsNodes = new Set<string>();

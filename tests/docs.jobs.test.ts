@@ -25,6 +25,13 @@ afterAll(async () => {
 });
 
 describe('docs/jobs.md example', () => {
+  it('graph/get marks the dependency a version enqueues, and only that one', () => {
+    const edges = k.kernel.graphView({ root: 'notes.add' }).edges.filter((e) => e.kind === 'call');
+    expect(edges).toEqual([expect.objectContaining({ from: 'notes.add', to: 'notes.index', enqueue: true })]);
+    const calls = k.kernel.graphView().edges.filter((e) => e.kind === 'call' && e.from !== 'notes.add');
+    for (const e of calls) expect(e).not.toHaveProperty('enqueue');
+  });
+
   it('docs/jobs.md names the example files', () => {
     const page = readFileSync(path.join(REPO_ROOT, 'docs', 'jobs.md'), 'utf8');
     for (const f of ['notes-add.js', 'notes-index.js', 'notes-digest.js']) expect(page).toContain(`examples/${f}`);
