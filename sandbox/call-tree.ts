@@ -19,6 +19,7 @@ import type { LogEntry, RunResult, RunSpec, VersionPayload } from './protocol.ts
 import { compileSchemaCode, warmSchemaCompiler } from './schema-compiler.ts';
 import { SchemaIsolates } from './schema-isolates.ts';
 import { checkKey, checkValue, seedSource, Transaction } from './transaction.ts';
+import { treeFetch, type EgressFn, type TreeEgress } from './tree-egress.ts';
 import type { Savepoint, StateSource } from './transaction.ts';
 
 export interface CallTreeDeps {
@@ -45,6 +46,8 @@ interface Tree {
   logs: number;
   calls: number;
   done: boolean;
+  /** fetch of every call of the tree (tree-egress.ts): its hook, deadline and counts. */
+  effects: TreeEgress;
 }
 
 /** Standalone code at most this long may be evaluated on the worker's thread (V8 compiles it in
@@ -71,7 +74,8 @@ export class CallTreeRunner {
     warmSchemaCompiler();
   }
 
-  async run(spec: RunSpec): Promise<RunResult> {
+  /** `egress`: how this run's fetches reach the kernel; absent, every fetch is EFFECT_FORBIDDEN. */
+  async run(spec: RunSpec, egress?: EgressFn): Promise<RunResult> {
     const started = performance.now();
     const failed = (error: WireError): RunResult => ({ ok: false, error, durationMs: performance.now() - started });
     let tree: Tree | undefined;
@@ -81,7 +85,8 @@ export class CallTreeRunner {
       if (!payload) return failed(fail('NOT_FOUND', `no version ${spec.root}`, { hash: spec.root }).toWire());
       const deadline = spec.deadline ?? Date.now() + payload.manifest.limits.timeoutMs;
       const source = spec.state.mode === 'scratch' ? seedSource(spec.state.seed) : this.deps.liveState();
-      tree = { spec, txn: new Transaction(source), logs: 0, calls: 1, done: false };
+      const effects: TreeEgress = { egress, invocationId: spec.invocationId, deadline, requests: 0, inFlight: 0 };
+      tree = { spec, txn: new Transaction(source), logs: 0, calls: 1, done: false, effects };
       let inputJson: string;
       let input: Json | undefined;
       if (spec.entry === 'migrate') {
@@ -331,6 +336,9 @@ class Binding implements CallBinding {
           return this.runner.nested(this.tree, this, a, b);
         case 'enqueue':
           return answer.value(JSON.stringify({ jobId: this.enqueue(a, b) }));
+        case 'fetch':
+          // Attributed to this call's version (the isolate picks the call: sandbox/runtime/bridge.ts).
+          return this.tree.done ? answer.error(timeoutError(this.payload).toWire()) : treeFetch(this.tree.effects, this.payload, a);
         default:
           throw fail('CAPABILITY_ERROR', `unknown ctx operation ${op}`, { name: this.payload.name, version: this.payload.version });
       }

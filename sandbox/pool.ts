@@ -17,6 +17,8 @@ import { KERNEL_LIMITS } from '../capabilities/types.ts';
 import { randomBytes } from 'node:crypto';
 import { crashError, crashReason, findCulprit } from './crash-report.ts';
 import { unbatch } from './ipc.ts';
+import { answerFetch, type RunHooks } from './run-hooks.ts';
+export type { RunHooks };
 import { tsxLoaderUrl, workerEnv, WORKER_FILE, WorkerHandle, type Pending, type Slot } from './worker-handle.ts';
 import type { FromWorker, Inspection, LogEntry, RunResult, RunSpec, VersionPayload } from './protocol.ts';
 
@@ -153,8 +155,9 @@ export class SandboxPool {
     }
   }
 
-  /** Runs one call tree in the worker its root maps to. Never rejects: failures are RunResults. */
-  run(spec: RunSpec): Promise<RunResult> {
+  /** Runs one call tree in the worker its root maps to. Never rejects: failures are RunResults.
+   *  `hooks.egress` makes the tree's fetches (run-hooks.ts); without it they are EFFECT_FORBIDDEN. */
+  run(spec: RunSpec, hooks?: RunHooks): Promise<RunResult> {
     if (this.closed || this.slots.length === 0) {
       const why = this.closed ? 'the sandbox pool is closed' : 'the sandbox pool is not started';
       return Promise.resolve({ ok: false, error: fail('SANDBOX_CRASHED', why, {}).toWire(), durationMs: 0 });
@@ -175,9 +178,9 @@ export class SandboxPool {
     const deadline =
       spec.deadline ?? Date.now() + (timeoutMs ?? this.opts.versions.getVersion(spec.root)?.manifest.limits.timeoutMs ?? KERNEL_LIMITS.maxTimeoutMs);
     return new Promise<RunResult>((resolve) => {
-      const p: Pending = { kind: 'run', resolve, watchdog: this.watchdog(h, id, Math.max(0, deadline - Date.now()) + WATCHDOG_GRACE_MS), started: performance.now(), invocationId: spec.invocationId };
+      const p: Pending = { kind: 'run', resolve, watchdog: this.watchdog(h, id, Math.max(0, deadline - Date.now()) + WATCHDOG_GRACE_MS), started: performance.now(), invocationId: spec.invocationId, hooks };
       h.pending.set(id, p);
-      h.send({ t: 'run', id, spec });
+      h.send(hooks?.egress ? { t: 'run', id, spec, egress: true } : { t: 'run', id, spec });
     });
   }
 
@@ -353,6 +356,9 @@ export class SandboxPool {
         h.send({ t: 'version', hash: m.hash, payload });
         return;
       }
+      case 'fetch':
+        answerFetch(h, m);
+        return;
       case 'log':
         if (this.opts.onLog && m.entries.length > 0) {
           try {

@@ -7,6 +7,7 @@ import type { WireError } from '../capabilities/errors.ts';
 import type { Access, Json, Manifest } from '../capabilities/types.ts';
 import type { Links, TxnRecord } from '../capabilities/run-types.ts';
 import type { JobInfo } from '../capabilities/jobs.ts';
+import type { EgressCaller, EgressRequest, EgressResult } from '../capabilities/effects.ts';
 
 // Defined in capabilities/ (shared with store/ and the graph); re-exported for the sandbox's importers.
 export type { Links, TxnRecord };
@@ -92,7 +93,11 @@ export interface LogEntry {
 // ---- wire messages (process.send); several may be batched into one array per tick ----
 
 export type ToWorker =
-  | { t: 'run'; id: number; spec: RunSpec }
+  /** `egress` (an optional addition): the run has an egress hook (pool.ts RunHooks), so its
+   *  fetches go to the kernel as `fetch` messages; absent, every fetch is EFFECT_FORBIDDEN. */
+  | { t: 'run'; id: number; spec: RunSpec; egress?: boolean }
+  /** The kernel's answer to a `fetch` of run `id` (its `req`). */
+  | { t: 'fetched'; id: number; req: number; result: EgressResult }
   /** `memoryMb` (an optional addition): the limit the version is expected to run with; the worker
    *  builds the inspection isolate with it so that the first run of this code can adopt it. */
   | { t: 'inspect'; id: number; code: string; memoryMb?: number }
@@ -107,4 +112,6 @@ export type FromWorker =
   | { t: 'inspected'; id: number; ok: true; inspection: Inspection }
   | { t: 'inspected'; id: number; ok: false; error: WireError }
   | { t: 'need'; hash: string }
+  /** A request of run `id` (numbered `req` within the worker) for the kernel to make. */
+  | { t: 'fetch'; id: number; req: number; caller: EgressCaller; request: EgressRequest }
   | { t: 'log'; entries: LogEntry[] };

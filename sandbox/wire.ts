@@ -57,6 +57,10 @@ export const MAX_URL_INPUT_LENGTH = 65536;
 /** Hidden global defined by the runtime bundle that the bridge captures and deletes. */
 export const SB_FORMAT_GLOBAL = '__sb_format';
 
+/** Hidden global defined by the runtime bundle (sandbox/runtime/fetch.ts linkFetch) that the
+ *  bridge captures, calls with its fetch transport and deletes. */
+export const SB_FETCH_GLOBAL = '__sb_fetch';
+
 /** Tags of the buffered state writes a call sends with its messages: `s` + "nsLen,keyLen,valueLen:"
  *  + ns + key + value, or `d` + "nsLen,keyLen,0:" + ns + key. */
 export const WRITE_TAG = { set: 's', delete: 'd' } as const;

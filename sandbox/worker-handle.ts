@@ -12,6 +12,7 @@ import { exceeded, type SubstrateError } from '../capabilities/errors.ts';
 import { jsonValueDepth, MAX_JSON_DEPTH, tooDeep } from '../capabilities/json-limits.ts';
 import { Outbox } from './ipc.ts';
 import type { Inspection, RunResult, ToWorker } from './protocol.ts';
+import type { RunHooks } from './run-hooks.ts';
 
 const STDERR_TAIL_BYTES = 8192;
 
@@ -47,7 +48,7 @@ export function workerEnv(opts: WorkerEnvOptions, nonce: string): NodeJS.Process
 }
 
 export type Pending =
-  | { kind: 'run'; resolve: (r: RunResult) => void; watchdog: NodeJS.Timeout; started: number; invocationId: string }
+  | { kind: 'run'; resolve: (r: RunResult) => void; watchdog: NodeJS.Timeout; started: number; invocationId: string; hooks?: RunHooks }
   | { kind: 'inspect'; resolve: (i: Inspection) => void; reject: (e: SubstrateError) => void; watchdog: NodeJS.Timeout };
 
 export interface Slot {

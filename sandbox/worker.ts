@@ -12,6 +12,8 @@ import { CallTreeRunner } from './call-tree.ts';
 import { Outbox, unbatch } from './ipc.ts';
 import { IsolateHost } from './isolate-host.ts';
 import type { FromWorker, LogEntry, ToWorker } from './protocol.ts';
+import type { EgressResult } from '../capabilities/effects.ts';
+import type { EgressFn } from './tree-egress.ts';
 import { EMPTY_SOURCE } from './transaction.ts';
 import { VersionCache } from './version-cache.ts';
 
@@ -76,6 +78,22 @@ const runner = new CallTreeRunner({
 let inFlight = 0;
 let shuttingDown = false;
 
+// Fetches sent to the kernel and not answered yet, by their number; a run that ends drops its own
+// (their promises are never settled: nothing waits on them any more).
+let fetchSeq = 0;
+const fetches = new Map<number, { run: number; resolve: (r: EgressResult) => void }>();
+function egressOf(run: number): EgressFn {
+  return (caller, request) =>
+    new Promise<EgressResult>((resolve) => {
+      const req = ++fetchSeq;
+      fetches.set(req, { run, resolve });
+      out.push({ t: 'fetch', id: run, req, caller, request });
+    });
+}
+function dropFetches(run: number): void {
+  for (const [req, f] of fetches) if (f.run === run) fetches.delete(req);
+}
+
 // Reading the RSS costs a /proc read: sample it, the pool only compares it with a limit.
 let rss = process.memoryUsage.rss();
 let rssAt = Date.now();
@@ -101,8 +119,9 @@ function handle(m: ToWorker): void {
   switch (m.t) {
     case 'run':
       inFlight++;
-      runner.run(m.spec).then((result) => {
+      runner.run(m.spec, m.egress ? egressOf(m.id) : undefined).then((result) => {
         inFlight--;
+        if (m.egress) dropFetches(m.id);
         out.push({ t: 'done', id: m.id, result, rss: currentRss(), isolates: isolates.stats().isolates });
         maybeExit();
       });
@@ -117,6 +136,14 @@ function handle(m: ToWorker): void {
         maybeExit();
       });
       return;
+    case 'fetched': {
+      const f = fetches.get(m.req);
+      if (f && f.run === m.id) {
+        fetches.delete(m.req);
+        f.resolve(m.result);
+      }
+      return;
+    }
     case 'version':
       versions.provide(m.hash, m.payload);
       return;

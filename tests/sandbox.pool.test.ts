@@ -60,7 +60,7 @@ const ECMASCRIPT = new Set(
     ' ',
   ),
 );
-const CONTRACT = ['TextDecoder', 'TextEncoder', 'URL', 'URLSearchParams', 'atob', 'btoa', 'clearTimeout', 'console', 'crypto', 'queueMicrotask', 'setTimeout', 'structuredClone'];
+const CONTRACT = ['Headers', 'Request', 'Response', 'fetch', 'TextDecoder', 'TextEncoder', 'URL', 'URLSearchParams', 'atob', 'btoa', 'clearTimeout', 'console', 'crypto', 'queueMicrotask', 'setTimeout', 'structuredClone'];
 
 describe('the sandbox realm', () => {
   it('has the ECMAScript globals plus exactly the contract list', async () => {
@@ -75,7 +75,7 @@ describe('the sandbox realm', () => {
            atob: typeof atob, btoa: typeof btoa, structuredClone: typeof structuredClone, queueMicrotask: typeof queueMicrotask,
            getRandomValues: typeof crypto.getRandomValues, randomUUID: typeof crypto.randomUUID,
          },
-         absent: [typeof process, typeof require, typeof module, typeof exports, typeof global, typeof Buffer, typeof fetch,
+         absent: [typeof process, typeof require, typeof module, typeof exports, typeof global, typeof Buffer, typeof XMLHttpRequest,
                   typeof WebAssembly, typeof __sb_format, typeof setInterval, typeof setImmediate].every((t) => t === 'undefined'),
        });`,
     );

@@ -80,7 +80,7 @@ describe('the bundles', () => {
       };`);
       ctx.evalSync(runtimeBundles().runtime, { filename: 'substrate:runtime' });
       const added = names().filter((n) => !before.includes(n)).sort();
-      expect(added).toEqual([SB_FORMAT_GLOBAL, 'TextDecoder', 'TextEncoder', 'URL', 'URLSearchParams', 'atob', 'btoa',
+      expect(added).toEqual([SB_FORMAT_GLOBAL, '__sb_fetch', 'Headers', 'Request', 'Response', 'fetch', 'TextDecoder', 'TextEncoder', 'URL', 'URLSearchParams', 'atob', 'btoa',
         'crypto', 'queueMicrotask', 'structuredClone'].sort());
       expect(ctx.evalSync(`[typeof __sb_hooks, new URL('http://a/').pathname, crypto.getRandomValues(new Uint8Array(2)).join(),
         TextEncoder.name, URL.name, URLSearchParams.name, atob.name, structuredClone.name].join()`, { copy: true }))

@@ -79,3 +79,49 @@ export function atob(data) {
   return n === 0 ? out : flushUnits(out, n);
 }
 
+
+// Bytes <-> base64 text, for the bodies fetch carries across the bridge (capabilities/effects.ts:
+// EgressRequest and EgressResponse bodies are base64). The host writes canonical base64; anything
+// else decodes to null.
+export function bytesToBase64(bytes: Uint8Array): string {
+  const len = bytes.length;
+  if (B64_CODES === null) base64Tables();
+  let out = '';
+  let n = 0;
+  for (let i = 0; i < len; i += 3) {
+    const a = bytes[i];
+    const b = i + 1 < len ? bytes[i + 1] : 0;
+    const c = i + 2 < len ? bytes[i + 2] : 0;
+    if (n >= CHUNK) { out = flushUnits(out, n); n = 0; }
+    chunkUnits[n++] = B64_CODES[a >> 2];
+    chunkUnits[n++] = B64_CODES[((a & 3) << 4) | (b >> 4)];
+    chunkUnits[n++] = i + 1 < len ? B64_CODES[((b & 15) << 2) | (c >> 6)] : 61;
+    chunkUnits[n++] = i + 2 < len ? B64_CODES[c & 63] : 61;
+  }
+  return n === 0 ? out : flushUnits(out, n);
+}
+
+export function base64ToBytes(s: string): Uint8Array | null {
+  const len = s.length;
+  if (len % 4 !== 0) return null;
+  if (B64_VALUES === null) base64Tables();
+  let padding = 0;
+  if (len > 0 && StringPrototypeCharCodeAt(s, len - 1) === 0x3D) padding++;
+  if (len > 1 && StringPrototypeCharCodeAt(s, len - 2) === 0x3D) padding++;
+  const out = new Uint8ArrayCtor((len / 4) * 3 - padding);
+  let p = 0;
+  for (let i = 0; i < len; i += 4) {
+    let acc = 0;
+    for (let j = 0; j < 4; j++) {
+      const c = StringPrototypeCharCodeAt(s, i + j);
+      let v: number;
+      if (c === 0x3D && i + j >= len - padding) v = 0;
+      else if (c > 127 || (v = B64_VALUES[c]) === 255) return null;
+      acc = (acc << 6) | v;
+    }
+    if (p < out.length) out[p++] = (acc >> 16) & 0xFF;
+    if (p < out.length) out[p++] = (acc >> 8) & 0xFF;
+    if (p < out.length) out[p++] = acc & 0xFF;
+  }
+  return out;
+}

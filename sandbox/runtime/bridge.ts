@@ -21,6 +21,7 @@ import {
   LOG_MESSAGE_MAX,
   MAX_PENDING_REQUESTS,
   MAX_PENDING_TIMERS,
+  SB_FETCH_GLOBAL,
   TAG,
   WRITE_FLUSH_CHARS,
   WRITE_TAG,
@@ -43,6 +44,7 @@ import {
   utf8Length,
   wire,
 } from './bridge-errors.ts';
+import { EFFECT_LIMITS } from '../../capabilities/effects.ts';
 
 /** The host's Reference (isolated-vm) to its `serve` function, as the isolate sees it. */
 export interface HostReference {
@@ -100,6 +102,8 @@ function fallbackFormat(args) {
 }
 const format = typeof G.__sb_format === 'function' ? G.__sb_format : fallbackFormat;
 delete G.__sb_format;
+const linkFetch = G[SB_FETCH_GLOBAL];
+delete G[SB_FETCH_GLOBAL];
 // Not an ECMAScript global, and not in the contract's list.
 delete G.WebAssembly;
 
@@ -121,6 +125,25 @@ function notify(callId, op, ns, a, b, requestId, w?) {
     if (typeof refusal === 'string' && callId !== 0) refusals[callId] = refusal;
   }
 }
+// ---- which call the isolate is running for ----
+// fetch is a global, yet its request belongs to one call (several calls of one version may run in
+// this isolate at once). The rule: `currentCall` is the call on whose behalf the host last entered
+// the isolate: run(callId) enters for that call, reply(requestId) for the call that made the
+// request, fire(timerId) for the call that was current when the timer was set. It stays set after
+// the entry returns, so the continuations that entry's microtasks run (code after an await) see
+// it too. Only when it is unknown (0: module evaluation, a timer set with none known) or its call
+// is over does fetch fall back to the latest call still in flight (the rule console output follows
+// on the host, hosted-isolate.ts).
+let currentCall = 0;
+let liveCalls = { __proto__: null };
+function callForEffects() {
+  if (currentCall !== 0 && liveCalls[currentCall] === true) return currentCall;
+  let latest = 0;
+  // Integer keys enumerate in ascending order: the last is the latest call.
+  for (const k in liveCalls) latest = NumberCtor(k);
+  return latest;
+}
+
 let requestSeq = 0;
 let requests = { __proto__: null };
 let pendingRequests = 0;
@@ -128,13 +151,15 @@ let pendingRequests = 0;
 // deadline) is never answered, and its requests must not count against the isolate's others.
 let pendingOf = { __proto__: null };
 // Every request carries the call's buffered writes (see ctx below), which the host applies first.
-function send(callId, op, ns, a, b) {
+// `raw`: the answer's value is resolved as its JSON text (fetch parses it itself), never as an
+// object whose `then` capability code could have defined on Object.prototype.
+function send(callId, op, ns, a, b, raw?) {
   if (refusals[callId] !== undefined) return rejected(typedError(refusals[callId]));
   if (pendingRequests >= MAX_REQUESTS) return rejected(memoryError('pending ctx requests', MAX_REQUESTS));
   pendingRequests++;
   pendingOf[callId] = (pendingOf[callId] === undefined ? 0 : pendingOf[callId]) + 1;
   const id = ++requestSeq;
-  const p = new PromiseCtor(function (resolve, reject) { requests[id] = { __proto__: null, resolve: resolve, reject: reject, callId: callId }; });
+  const p = new PromiseCtor(function (resolve, reject) { requests[id] = { __proto__: null, resolve: resolve, reject: reject, callId: callId, raw: raw === true }; });
   notify(callId, op, ns, a, b, id, takeWrites(callId));
   return p;
 }
@@ -143,6 +168,7 @@ function rejected(e) {
 }
 // Forgets what a call that is over left behind: its unanswered requests, writes and refusal.
 function endCall(callId) {
+  delete liveCalls[callId];
   const n = pendingOf[callId];
   delete pendingOf[callId];
   if (n !== undefined && n > 0) {
@@ -160,8 +186,11 @@ function reply(id, r) {
   delete requests[id];
   pendingRequests--;
   pendingOf[w.callId]--;
+  currentCall = w.callId;
   let v;
-  try { v = decode(r); } catch (e) { w.reject(e); return; }
+  try {
+    v = w.raw && typeof r === 'string' && ReflectApply(strCharCodeAt, r, [0]) === TAG_VALUE_CODE ? slice(r, 1) : decode(r);
+  } catch (e) { w.reject(e); return; }
   w.resolve(v);
 }
 
@@ -198,7 +227,7 @@ function setTimeout(callback, ms, ...args) {
   let delay = NumberCtor(ms);
   if (!(delay > 0)) delay = 0;
   const id = ++timerSeq;
-  timers[id] = { __proto__: null, callback: callback, args: args };
+  timers[id] = { __proto__: null, callback: callback, args: args, callId: callForEffects() };
   timerCount++;
   notify(0, 'setTimeout', '', id, delay, 0);
   return id;
@@ -214,6 +243,7 @@ function fire(id) {
   if (t === undefined) return;
   delete timers[id];
   timerCount--;
+  currentCall = t.callId;
   try { ReflectApply(t.callback, undefined, t.args); } catch (e) { log(0, 'error', ['Uncaught exception in a setTimeout callback:', e]); }
 }
 // No call in flight: nothing pending may keep closures of finished calls alive.
@@ -223,6 +253,8 @@ function clearAll() {
   requests = { __proto__: null };
   pendingRequests = 0;
   pendingOf = { __proto__: null };
+  liveCalls = { __proto__: null };
+  currentCall = 0;
   refusals = { __proto__: null };
   writes = { __proto__: null };
   writeSize = { __proto__: null };
@@ -234,6 +266,22 @@ function define(name, value) {
 define('console', consoleObject);
 define('setTimeout', setTimeout);
 define('clearTimeout', clearTimeout);
+
+// ---- fetch (the global is the runtime's, sandbox/runtime/fetch.ts; this is its transport) ----
+const MAX_REQUEST_BODY = EFFECT_LIMITS.requestBodyBytes;
+function fetchTransport(requestJson, url, bodyBytes) {
+  const callId = callForEffects();
+  if (callId === 0) {
+    return rejected(typedError(wire('EFFECT_FORBIDDEN', 'fetch of ' + url + ' outside a call: requests are made only while a call runs',
+      { __proto__: null, url: url, reason: 'no call in flight' })));
+  }
+  if (bodyBytes > MAX_REQUEST_BODY) {
+    return rejected(typedError(wire('PAYLOAD_TOO_LARGE', 'the request body is ' + bodyBytes + ' bytes, the limit is ' + MAX_REQUEST_BODY,
+      { __proto__: null, what: 'request body', limit: MAX_REQUEST_BODY, size: bodyBytes, url: url })));
+  }
+  try { return send(callId, 'fetch', '', requestJson, undefined, true); } catch (e) { return rejected(e); }
+}
+if (typeof linkFetch === 'function') ReflectApply(linkFetch, undefined, [fetchTransport]);
 
 // ---- ctx ----
 let grants = { __proto__: null };
@@ -384,6 +432,8 @@ async function run(callId, entry, inputJson, invocationJson) {
   logChars = logChars > 3 * LOG_CHARS ? 4 * LOG_CHARS : logChars + LOG_CHARS;
   let name: string | null;
   let result;
+  currentCall = callId;
+  liveCalls[callId] = true;
   try {
     const invocation = JSONparse(invocationJson);
     name = invocation.name;
@@ -402,6 +452,7 @@ async function run(callId, entry, inputJson, invocationJson) {
   // A failed call's writes are discarded anyway; a successful one's reach the host first.
   const w = takeWrites(callId);
   endCall(callId);
+  if (currentCall === callId) currentCall = 0;
   notify(callId, 'done', '', result, undefined, 0, ReflectApply(strCharCodeAt, result, [0]) === TAG_VALUE_CODE ? w : undefined);
 }
 function bind(ns, grantsJson) {
