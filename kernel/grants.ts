@@ -1,7 +1,8 @@
-// Grants of shared namespaces (guarantee 8; the `namespace` kind of the contract's "Grants"): who
-// owns a shared namespace, who may grant or revoke access to it, whether a manifest may declare
-// it, and what each capability of a call tree holds at the instant the call starts. This process
-// decides. The sandbox worker is told the answer with the run (RunSpec.shared) and enforces it on
+// Grants (guarantee 8; the contract's "Grants"): of shared namespaces (`namespace`: who owns one,
+// who may grant or revoke access to it, whether a manifest may declare it, what each capability of
+// a call tree holds at the instant the call starts) and of egress destinations (`http`: granted and
+// revoked by operators only, checked against a manifest's effects.http at registration, looked up
+// by the request performer for every request: httpGrantsOf). This process decides. The sandbox worker is told the answer with the run (RunSpec.shared) and enforces it on
 // every ctx.state operation; the transaction it sends back is checked against the same answer
 // before anything commits, so a worker that failed to enforce it cannot write past it.
 //
@@ -13,9 +14,11 @@ import { LRUCache } from 'lru-cache';
 import { nanoid } from 'nanoid';
 import { fail, RpcProtocolError, RPC_CODES } from '../capabilities/errors.ts';
 import { nameProblem } from '../capabilities/names.ts';
+import { destinationWithin, HTTP_METHODS, methodsWithin, parseDestination, type Destination } from '../capabilities/destinations.ts';
 import { LOCAL_OPERATOR, type Access, type Manifest, type Principal, type Role } from '../capabilities/types.ts';
 import type { StoreApi, GrantRow } from '../store/types.ts';
 import type { Links, SharedAccess, TxnRecord } from '../sandbox/protocol.ts';
+import { formatDestination } from './secrets.ts';
 import { ROLE_PRINCIPAL_PREFIX, type GrantAddParams, type GrantInfo, type GrantListParams, type GrantListResult, type GrantRevokeResult } from './api.ts';
 
 const ROLES: readonly Role[] = ['operator', 'agent', 'client'];
@@ -41,6 +44,16 @@ interface VersionView {
   manifest: Manifest;
 }
 
+/** One active http grant as the request performer matches it. */
+export interface HttpGrant {
+  id: string;
+  /** The destination pattern, canonical (as stored). */
+  target: string;
+  destination: Destination;
+  /** Upper-case; absent: all. */
+  methods?: string[];
+}
+
 /** Capabilities whose owner is kept in memory. */
 const MAX_CACHED_OWNERS = 10_000;
 
@@ -50,6 +63,9 @@ export class GrantRules {
   private readonly runCache = new WeakMap<Links, { epoch: number; access: RunAccess }>();
   /** A capability's owner never changes once its row exists. */
   private readonly owners = new LRUCache<string, Owner>({ max: MAX_CACHED_OWNERS });
+  /** The http grants of each owner (id), valid for one epoch. */
+  private httpCache = new Map<string, HttpGrant[]>();
+  private httpCacheEpoch = -1;
 
   constructor(
     private readonly store: StoreApi,
@@ -106,6 +122,64 @@ export class GrantRules {
         { name: manifest.name, namespace: ns, mode: want, owner: nsOwner.name, principal: owner.id, held, missing: grant },
       );
     }
+    this.checkEffects(owner, manifest);
+  }
+
+  /** At registration: every `effects.http` entry must lie within an http grant its owner holds
+   *  (destination and methods; operators hold all). Throws EFFECT_FORBIDDEN naming the grant. */
+  checkEffects(owner: Owner, manifest: Manifest): void {
+    const entries = manifest.effects?.http ?? [];
+    if (entries.length === 0 || owner.role === 'operator') return;
+    const held = this.httpGrantsOfOwner(owner);
+    for (const e of entries) {
+      const d = parseDestination(e.host);
+      // The manifest parser accepted it; a pattern it cannot read again is within nothing.
+      const covered = typeof d !== 'string' && held.some((g) => destinationWithin(d, g.destination) && methodsWithin(e.methods, g.methods));
+      if (covered) continue;
+      const target = typeof d === 'string' ? e.host : formatDestination(d);
+      const missing = { kind: 'http' as const, target, ...(e.methods ? { methods: e.methods } : {}) };
+      const command = `substrate grant add ${owner.id} http ${target}${e.methods ? ` --methods ${e.methods.join(',')}` : ''}`;
+      const partial = typeof d !== 'string' && held.some((g) => destinationWithin(d, g.destination));
+      throw fail(
+        'EFFECT_FORBIDDEN',
+        `${manifest.name} declares http destination ${e.host}${e.methods ? ` (${e.methods.join(', ')})` : ' (all methods)'}, which ${owner.name} holds ${partial ? 'only a grant for fewer methods' : 'no grant'} for. ` +
+          `An operator can grant it: ${command}`,
+        { name: manifest.name, host: e.host, principal: owner.id, missing, command },
+      );
+    }
+  }
+
+  /** For the request performer, per request: the http grants of a capability's owner now, by the
+   *  version hash (or name) of the capability whose code calls fetch, or by its owner. 'all' for an
+   *  operator's capability; [] for one the store does not know. Revocations count at once. */
+  httpGrantsOf(of: string | Owner): 'all' | HttpGrant[] {
+    let owner: Owner | undefined;
+    if (typeof of === 'string') {
+      const name = of.startsWith('sha256:') ? this.versionOf(of)?.name : of;
+      owner = name === undefined ? undefined : this.ownerOf(name);
+    } else owner = of;
+    if (!owner) return [];
+    if (owner.role === 'operator') return 'all';
+    return this.httpGrantsOfOwner(owner);
+  }
+
+  private httpGrantsOfOwner(owner: Owner): HttpGrant[] {
+    if (this.httpCacheEpoch !== this.epoch) {
+      this.httpCache = new Map();
+      this.httpCacheEpoch = this.epoch;
+    }
+    const hit = this.httpCache.get(owner.id);
+    if (hit) return hit;
+    const out: HttpGrant[] = [];
+    for (const g of this.store.grants()) {
+      if (g.kind !== 'http') continue;
+      if (g.principal !== owner.id && (owner.role === undefined || g.principal !== ROLE_PRINCIPAL_PREFIX + owner.role)) continue;
+      const d = parseDestination(g.target);
+      if (typeof d === 'string') continue;
+      out.push({ id: g.id, target: g.target, destination: d, ...(g.methods ? { methods: g.methods } : {}) });
+    }
+    this.httpCache.set(owner.id, out);
+    return out;
   }
 
   /** What every version of a call tree (the hashes of `links`) may open now. `newOwner` owns the
@@ -150,12 +224,7 @@ export class GrantRules {
   // ------------------------------------------------------------------ grants/add, list, revoke
 
   add(actor: Principal, p: GrantAddParams): GrantInfo {
-    if (p.kind === 'http') {
-      throw fail('FORBIDDEN', "grants of kind 'http' (egress destinations) are not supported by this kernel yet; only 'namespace' grants are", {
-        kind: 'http',
-        supported: ['namespace'],
-      });
-    }
+    if (p.kind === 'http') return this.addHttp(actor, p);
     const problem = nameProblem(p.target);
     if (problem) throw badParam('target', `a shared namespace name ${problem}`);
     if (p.methods !== undefined) throw badParam('methods', "methods belong to 'http' grants");
@@ -175,12 +244,44 @@ export class GrantRules {
     return this.info(row);
   }
 
+  /** http grants: operators only; the target a destination pattern (stored canonical), methods
+   *  upper-cased and checked, absent for all. */
+  private addHttp(actor: Principal, p: GrantAddParams): GrantInfo {
+    if (actor.role !== 'operator') {
+      throw fail('FORBIDDEN', 'only an operator may grant http destinations', { kind: 'http', role: actor.role });
+    }
+    const d = parseDestination(p.target);
+    if (typeof d === 'string') throw fail('INVALID_INPUT', `http grant target ${JSON.stringify(p.target)} ${d}`, { field: 'target', value: p.target });
+    if (p.mode !== undefined) throw fail('INVALID_INPUT', "mode belongs to 'namespace' grants; an http grant takes methods", { field: 'mode' });
+    let methods: string[] | null = null;
+    if (p.methods !== undefined) {
+      const upper = p.methods.map((m) => m.trim().toUpperCase());
+      const bad = upper.find((m) => !(HTTP_METHODS as readonly string[]).includes(m));
+      if (bad !== undefined) throw fail('INVALID_INPUT', `http grant method ${JSON.stringify(bad)} is not one of ${HTTP_METHODS.join(', ')}`, { field: 'methods', value: bad, allowed: [...HTTP_METHODS] });
+      if (upper.length === 0) throw fail('INVALID_INPUT', 'methods is empty; leave it out to grant every method', { field: 'methods' });
+      methods = HTTP_METHODS.filter((m) => upper.includes(m));
+    }
+    const principal = this.checkPrincipal(p.principal);
+    const row = this.store.putGrant({
+      id: `grt_${nanoid(10)}`,
+      principal,
+      kind: 'http',
+      target: formatDestination(d),
+      mode: null,
+      methods,
+      grantedBy: actor.id,
+      grantedByName: actor.name,
+    });
+    this.epoch++;
+    return this.info(row);
+  }
+
   list(actor: Principal, p: GrantListParams = {}): GrantListResult {
-    const mine = (ns: string) => this.store.namespaceOwner(ns)?.ownerId === actor.id;
+    const mine = (g: GrantRow) => g.kind === 'namespace' && this.store.namespaceOwner(g.target)?.ownerId === actor.id;
     const items = this.store
       .grants()
       .filter((g) => p.principal === undefined || g.principal === p.principal)
-      .filter((g) => actor.role === 'operator' || g.principal === actor.id || g.principal === ROLE_PRINCIPAL_PREFIX + actor.role || mine(g.target))
+      .filter((g) => actor.role === 'operator' || g.principal === actor.id || g.principal === ROLE_PRINCIPAL_PREFIX + actor.role || mine(g))
       .map((g) => this.info(g));
     const owners = this.store
       .namespaceOwners()
@@ -192,7 +293,9 @@ export class GrantRules {
   revoke(actor: Principal, id: string): GrantRevokeResult {
     const row = this.store.grant(id);
     if (!row) throw fail('NOT_FOUND', `no grant '${id}'`, { id });
-    this.checkMayGrant(actor, row.target);
+    if (row.kind === 'http') {
+      if (actor.role !== 'operator') throw fail('FORBIDDEN', 'only an operator may revoke http grants', { kind: 'http', role: actor.role, id });
+    } else this.checkMayGrant(actor, row.target);
     if (this.store.revokeGrant(id)) this.epoch++;
     return { id, revoked: true };
   }

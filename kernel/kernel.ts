@@ -8,7 +8,9 @@
 //   job-runner.ts, schedules.ts, jobs.ts
 //                       durable work: due jobs run, schedule occurrences become jobs, the methods;
 //   log-buffer.ts       recent capability logs;
-//   grants.ts           shared namespaces: owners, grants, what a call may open.
+//   grants.ts           shared namespaces: owners, grants, what a call may open; http grants;
+//   secrets.ts, effects-api.ts
+//                       secrets (encrypted, resolved for requests) and the effect journal.
 // All writes to the store happen in this process; all capability code runs in the sandbox pool.
 
 import { EventEmitter } from 'node:events';
@@ -56,6 +58,8 @@ import { Invocations } from './invocation.ts';
 import { JobRunner } from './job-runner.ts';
 import { JobsApi } from './jobs.ts';
 import { Scheduler } from './schedules.ts';
+import { Secrets, secretsKeyFile } from './secrets.ts';
+import { EffectsApi } from './effects-api.ts';
 import { LogBuffer } from './log-buffer.ts';
 import { Preparation } from './prepare.ts';
 import { Queries } from './queries.ts';
@@ -77,6 +81,8 @@ export interface KernelOptions {
   jobConcurrency?: number;
   /** The clock of jobs and schedules (tests move it; everything else uses real time). */
   now?: () => number;
+  /** The secrets key file (default: env SUBSTRATE_SECRETS_KEY_FILE, else <data>/secrets.key). */
+  secretsKeyFile?: string;
 }
 
 // Defined beside ProgressEvent in api.ts so gates.ts needs nothing from this file (no cycle).
@@ -95,6 +101,10 @@ export class Kernel {
   private readonly pipeline: CommitPipeline;
   /** jobs/*, schedules/* (kernel/jobs.ts). */
   readonly jobs: JobsApi;
+  /** secrets/* and resolve() for the request performer (kernel/secrets.ts). */
+  readonly secrets: Secrets;
+  /** The effect journal: record() per request, effects/list (kernel/effects-api.ts). */
+  readonly effects: EffectsApi;
   private readonly runner: JobRunner;
   private readonly scheduler: Scheduler;
   private readonly startedAt = Date.now();
@@ -107,6 +117,8 @@ export class Kernel {
     this.dataDir = dataDir;
     this.gen = new Generation(store);
     this.grants = new GrantRules(store, (hash) => this.gen.payload(hash));
+    this.secrets = new Secrets(store.secrets, { file: secretsKeyFile(dataDir, opts.secretsKeyFile) });
+    this.effects = new EffectsApi(store.effects, (name) => store.capability(name)?.ownerId);
     this.logs = new LogBuffer(opts.logBuffer ?? 10_000);
     this.queries = new Queries(store, this.gen);
     this.invocations = new Invocations(store, pool, this.gen, this.grants);
@@ -142,6 +154,12 @@ export class Kernel {
       onCrash: (c) => process.stderr.write(`substrate: sandbox worker ${c.pid} died (${c.reason}); the end of its stderr:\n${c.stderrTail.slice(-2048)}\n`),
     });
     kernel = new Kernel(store, pool, dataDir, opts);
+    try {
+      kernel.secrets.verifyKey();
+    } catch (e) {
+      store.close();
+      throw e;
+    }
     warmSchemaCompiler();
     try {
       await pool.start();
@@ -160,6 +178,7 @@ export class Kernel {
     this.scheduler.stop();
     this.runner.stop();
     await this.pool.close();
+    this.effects.close();
     this.store.close();
   }
 

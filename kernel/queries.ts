@@ -2,7 +2,8 @@
 // answered from the current generation (generation.ts) and the store, never changing either.
 
 import { fail } from '../capabilities/errors.ts';
-import type { Json } from '../capabilities/types.ts';
+import type { HttpEffect } from '../capabilities/effects.ts';
+import type { Json, Manifest } from '../capabilities/types.ts';
 import { checkTextDepth } from '../capabilities/json-limits.ts';
 import { assertName } from '../capabilities/names.ts';
 import { clampLimit } from '../capabilities/paging.ts';
@@ -92,6 +93,7 @@ export class Queries {
       dependents: graph.dependents(v.name),
       owner: cap?.ownerName ?? rec.principal,
       createdAt: new Date(rec.createdAt).toISOString(),
+      ...destinationsOf(rec.manifest),
     };
   }
 
@@ -128,6 +130,7 @@ export class Queries {
       version: n.version,
       current: n.current,
       description: this.gen.manifestOf(n.hash).description,
+      ...destinationsOf(this.gen.manifestOf(n.hash)),
     }));
     const outEdges: GraphEdge[] = edges.map((e) => {
       const edge: GraphEdge = { kind: 'call', from: e.fromName, fromVersion: e.fromVersion, to: e.to, range: e.range, resolved: e.resolved };
@@ -158,12 +161,15 @@ export class Queries {
     if (!g.current(name) && g.versionsOf(name).length === 0) throw fail('NOT_FOUND', `no capability '${name}'`, { name });
     const dependents = g.dependents(name);
     const tests: ImpactResult['tests'] = [];
+    const destinations: NonNullable<ImpactResult['destinations']> = [];
     for (const n of [name, ...dependents]) {
       const cur = g.current(n);
       if (!cur) continue;
-      for (const t of this.gen.manifestOf(cur.hash).tests) tests.push({ capability: n, version: cur.version, test: t.name });
+      const m = this.gen.manifestOf(cur.hash);
+      for (const t of m.tests) tests.push({ capability: n, version: cur.version, test: t.name });
+      if (m.effects?.http.length) destinations.push({ capability: n, version: cur.version, destinations: m.effects.http });
     }
-    return { name, dependents, tests };
+    return { name, dependents, tests, ...(destinations.length ? { destinations } : {}) };
   }
 
   stateGet(namespace: string, key: string): StateGetResult {
@@ -181,6 +187,12 @@ export class Queries {
       nextCursor: rows.length > limit ? page[page.length - 1].key : null,
     };
   }
+}
+
+/** `{ destinations }` when the manifest declares effects.http (the field is absent otherwise, so
+ *  results of capabilities without egress are as they were). */
+function destinationsOf(m: Manifest): { destinations?: HttpEffect[] } {
+  return m.effects?.http.length ? { destinations: m.effects.http } : {};
 }
 
 /** A stored value for an operator: one nested deeper than MAX_JSON_DEPTH (written before the limit

@@ -73,7 +73,7 @@ export const METHODS: Record<MethodName, MethodSpec> = {
   'tokens/create': method('tokens/create', (_k, _c, p, auth) => auth.create(p.role, p.name)),
   'tokens/list': method('tokens/list', (_k, _c, _p, auth) => ({ items: auth.list() })),
   'tokens/revoke': method('tokens/revoke', (_k, _c, p, auth) => auth.revoke(p.id)),
-  // Agents may call these for the shared namespaces they own; the kernel checks that (grants.ts).
+  // Agents may call these for the shared namespaces they own; http grants are operators' (grants.ts).
   'grants/add': method('grants/add', (k, ctx, p) => k.grants.add(ctx.principal, p)),
   'grants/list': method('grants/list', (k, ctx, p) => k.grants.list(ctx.principal, p ?? {})),
   'grants/revoke': method('grants/revoke', (k, ctx, p) => k.grants.revoke(ctx.principal, p.id)),
@@ -84,6 +84,12 @@ export const METHODS: Record<MethodName, MethodSpec> = {
   'schedules/list': method('schedules/list', (k, _c, p) => k.jobs.schedules(p ?? {})),
   'schedules/pause': method('schedules/pause', (k, ctx, p) => k.jobs.pause(ctx.principal, p.name)),
   'schedules/resume': method('schedules/resume', (k, ctx, p) => k.jobs.resume(ctx.principal, p.name)),
+  // Operators only (the protocol's roles): no method ever returns a secret's value.
+  'secrets/set': method('secrets/set', (k, ctx, p) => k.secrets.set(ctx.principal, p)),
+  'secrets/list': method('secrets/list', (k) => k.secrets.list()),
+  'secrets/remove': method('secrets/remove', (k, _c, p) => k.secrets.remove(p.name)),
+  // Agents read the records of the capabilities they own (kernel/effects-api.ts).
+  'effects/list': method('effects/list', (k, ctx, p) => k.effects.list(ctx.principal, p ?? {})),
   'kernel/backup': method('kernel/backup', (k, _c, p) => k.backup(p.file)),
 };
 

@@ -1,5 +1,6 @@
 // A current capability as an MCP tool: its manifest's schemas shaped the way MCP wants them (an
-// object root; anything else wrapped under one property), its version and hash in `_meta`.
+// object root; anything else wrapped under one property), its version and hash in `_meta`, and
+// `openWorldHint` saying whether it may reach the network (its manifest declares effects.http).
 
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { JsonObject } from '../capabilities/types.ts';
@@ -29,6 +30,8 @@ export interface VersionInfo {
   description: string;
   inputSchema?: JsonObject;
   outputSchema?: JsonObject;
+  /** The manifest declares effects.http: calls may reach the world beyond the kernel. */
+  openWorld?: boolean;
 }
 
 /** MCP wants `properties` values to be objects; JSON Schema also allows booleans there. */
@@ -85,6 +88,7 @@ export function capabilityTool(v: VersionInfo): CapabilityTool {
     name: toolNameOf(v.name),
     description: v.description ? `${v.description}\n\n${about}` : about,
     inputSchema,
+    annotations: { openWorldHint: v.openWorld === true },
     _meta: meta,
   };
   if (outputSchema) tool.outputSchema = outputSchema;

@@ -44,6 +44,7 @@ export class Catalog {
         description: d.manifest.description,
         inputSchema: d.manifest.inputSchema,
         outputSchema: d.manifest.outputSchema,
+        openWorld: (d.manifest.effects?.http.length ?? 0) > 0,
       }));
       this.versions.set(key, p);
       p.catch(() => this.versions.delete(key));

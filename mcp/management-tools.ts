@@ -113,6 +113,7 @@ export const MANAGEMENT: Record<string, ManagementTool> = {
     },
   },
   ...jobTools(),
+  ...accessTools(),
 };
 
 /** The durable-work tools (docs/jobs.md): their results are small and regular, so a model gets the
@@ -131,6 +132,26 @@ function jobTools(): Record<string, ManagementTool> {
     one('substrate_schedules', 'schedules/list', 'List schedules', "The cron schedules of the current capabilities' manifests, with their next run times and whether they are paused.", true),
     one('substrate_schedule_pause', 'schedules/pause', 'Pause schedules', "Pauses a capability's schedules: occurrences while paused are passed over.", false),
     one('substrate_schedule_resume', 'schedules/resume', 'Resume schedules', "Resumes a capability's schedules from now.", false),
+  ]);
+}
+
+/** Grants, secrets and the effect journal (docs/effects.md). Results are JSON; no result holds a
+ *  secret's value (secrets/set answers with its name, hosts, header and format only). */
+function accessTools(): Record<string, ManagementTool> {
+  const json = (r: unknown): string => JSON.stringify(r, null, 2);
+  const one = (name: string, method: MethodName, title: string, description: string, annotations: Tool['annotations']): [string, ManagementTool] => [
+    name,
+    { method, tool: { name, title, description, inputSchema: toolInputSchema(method), annotations }, summarize: json },
+  ];
+  const read = { readOnlyHint: true };
+  return Object.fromEntries([
+    one('substrate_grant_add', 'grants/add', 'Grant access', "Grants a principal (a token id, or role:agent / role:client) a shared namespace (kind namespace, mode r or rw; the namespace's owner or an operator may) or an http destination (kind http, target like api.example.com, *.example.com or host:port, methods optional; operators only). A capability whose manifest declares a namespace or effects.http destination its owner holds no grant for is refused at registration.", { destructiveHint: false }),
+    one('substrate_grants', 'grants/list', 'List grants', 'The active grants (namespace and http) and the owners of shared namespaces.', read),
+    one('substrate_grant_revoke', 'grants/revoke', 'Revoke a grant', 'Revokes a grant by id; the next call that needs it fails (STATE_FORBIDDEN or EFFECT_FORBIDDEN).', { destructiveHint: true }),
+    one('substrate_secret_set', 'secrets/set', 'Store a secret', 'Operators only. Stores a secret, encrypted, for the kernel to add as a header (default Authorization: Bearer {}) to requests to its hosts made by capabilities whose manifest names it in effects.http[].secrets. The value is never returned, logged or shown to capabilities.', { destructiveHint: true, idempotentHint: true }),
+    one('substrate_secrets', 'secrets/list', 'List secrets', 'Operators only. The secrets by name, hosts, header and format; never their values.', read),
+    one('substrate_secret_remove', 'secrets/remove', 'Remove a secret', 'Operators only. Removes a secret; requests naming it go out without it.', { destructiveHint: true }),
+    one('substrate_effects', 'effects/list', 'Effect journal', 'The requests capabilities made to the outside world (or were served from the journal on a re-run), newest first: capability, method, URL, status or error, bytes, duration. Filter by capability name or invocation id. Agents see their own capabilities only.', read),
   ]);
 }
 

@@ -181,6 +181,54 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 4,
+    name: 'secrets and the effect journal',
+    up(db) {
+      db.exec(`
+        -- Secrets (store/secrets.ts): the value only as AES-256-GCM ciphertext, its IV and auth tag;
+        -- the key is outside the database (kernel/secrets.ts). hosts is a JSON array of patterns.
+        CREATE TABLE secrets (
+          name        TEXT PRIMARY KEY,
+          hosts       TEXT NOT NULL,
+          header      TEXT NOT NULL,
+          format      TEXT NOT NULL,
+          iv          BLOB NOT NULL,
+          tag         BLOB NOT NULL,
+          ciphertext  BLOB NOT NULL,
+          created_at  INTEGER NOT NULL,
+          created_by  TEXT NOT NULL
+        );
+
+        -- The effect journal (store/effects.ts): one row per request of a call tree, newest the
+        -- highest seq. response is the redacted EgressResponse as JSON, null once retention drops it.
+        CREATE TABLE effects (
+          seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+          id              TEXT NOT NULL UNIQUE,
+          at              INTEGER NOT NULL,
+          invocation_id   TEXT NOT NULL,
+          name            TEXT NOT NULL,
+          version         TEXT NOT NULL,
+          hash            TEXT NOT NULL,
+          principal       TEXT NOT NULL,
+          principal_name  TEXT NOT NULL,
+          method          TEXT NOT NULL,
+          url             TEXT NOT NULL,
+          final_url       TEXT NOT NULL,
+          status          INTEGER NULL,
+          error           TEXT NULL,
+          request_bytes   INTEGER NOT NULL,
+          response_bytes  INTEGER NOT NULL,
+          duration_ms     REAL NOT NULL,
+          replayed        INTEGER NOT NULL,
+          response        TEXT NULL
+        );
+        CREATE INDEX effects_by_name ON effects (name, seq);
+        CREATE INDEX effects_by_invocation ON effects (invocation_id, seq);
+        CREATE INDEX effects_by_principal ON effects (principal, seq);
+      `);
+    },
+  },
 ];
 
 /** The schema version of the file (0 for a new, empty file). */

@@ -1,6 +1,7 @@
 // The kernel's store: the one read-write connection to <data>/substrate.db. It owns the capability
 // graph as stored (versions, current pointers, generation), the append-only journal, capability
-// state (through state.ts), tokens (through tokens.ts) and grants (through grants.ts). Every statement is prepared once; every
+// state (through state.ts), tokens (through tokens.ts), grants (through grants.ts), jobs (jobs.ts), secrets as
+// ciphertext (secrets.ts) and the effect journal (effects.ts). Every statement is prepared once; every
 // change is one SQLite transaction, so a crash at any instant leaves either all of it or none.
 //
 // Backup and restore: `backup(file)` uses SQLite's online backup API and may run while the kernel
@@ -21,6 +22,8 @@ import { StateReader, StateWriter, type ListOptions, type StateRow } from './sta
 import { TokenTable } from './tokens.ts';
 import { GrantTable } from './grants.ts';
 import { JobTable } from './jobs.ts';
+import { SecretTable } from './secrets.ts';
+import { EffectTable } from './effects.ts';
 import type { CapabilityRow, CommitInput, GrantKind, GrantRow, JournalEntry, NamespaceOwnerRow, StoreApi, TokenRow, VersionMeta } from './types.ts';
 
 export { openReadOnlyState, type ReadOnlyState } from './state.ts';
@@ -93,6 +96,9 @@ export class Store implements StoreApi {
   private readonly grantTable: GrantTable;
   /** Jobs and schedules (store/jobs.ts); the kernel's job runner and scheduler use it directly. */
   readonly jobs: JobTable;
+  /** Secrets as ciphertext (store/secrets.ts) and the effect journal (store/effects.ts). */
+  readonly secrets: SecretTable;
+  readonly effects: EffectTable;
   private gen: number;
 
   private readonly s: {
@@ -121,6 +127,8 @@ export class Store implements StoreApi {
     this.tokenTable = new TokenTable(db);
     this.grantTable = new GrantTable(db);
     this.jobs = new JobTable(db);
+    this.secrets = new SecretTable(db);
+    this.effects = new EffectTable(db);
     this.gen = Number(db.prepare<[], string>("SELECT value FROM meta WHERE key = 'generation'").pluck().get() ?? 0);
 
     this.s = {

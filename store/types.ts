@@ -5,6 +5,8 @@ import type { ChangeSummary, GateResult } from '../capabilities/protocol/types.t
 import type { Access, Json, Principal, Role, VersionRecord } from '../capabilities/types.ts';
 import type { TxnRecord } from '../capabilities/run-types.ts';
 import type { JobTable } from './jobs.ts';
+import type { SecretTable } from './secrets.ts';
+import type { EffectTable } from './effects.ts';
 
 export interface CapabilityRow {
   name: string;
@@ -139,6 +141,10 @@ export interface StoreApi {
 
   // ---- jobs and schedules (store/jobs.ts); commitState() stores what a tree enqueued ----
   readonly jobs: JobTable;
+
+  // ---- secrets (ciphertext only; kernel/secrets.ts holds the key) and the effect journal ----
+  readonly secrets: SecretTable;
+  readonly effects: EffectTable;
 
   // ---- operations ----
   /** SQLite online backup to `file` while the kernel runs. */

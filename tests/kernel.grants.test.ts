@@ -161,8 +161,9 @@ describe('namespace ownership and grants over WebSocket', () => {
   });
 
   it('refuses what it cannot grant with typed errors', async () => {
-    const http = await expectType(op.call('grants/add', { principal: bobTok.id, kind: 'http', target: 'api.example.com' }), 'FORBIDDEN');
-    expect(http.data).toMatchObject({ kind: 'http', supported: ['namespace'] });
+    // http grants are operators' (tests/kernel.http-grants.test.ts has the rest).
+    const http = await expectType(bob.call('grants/add', { principal: bobTok.id, kind: 'http', target: 'api.example.com' }), 'FORBIDDEN');
+    expect(http.data).toMatchObject({ kind: 'http', role: 'agent' });
     await expectType(op.call('grants/add', { principal: 'tok_nope', kind: 'namespace', target: 'g.data' }), 'NOT_FOUND');
     await expect(op.call('grants/add', { principal: 'role:root', kind: 'namespace', target: 'g.data' })).rejects.toMatchObject({ code: -32602 });
     await expect(op.call('grants/add', { principal: bobTok.id, kind: 'namespace', target: 'Not A Name' })).rejects.toMatchObject({ code: -32602 });

@@ -17,6 +17,7 @@ import {
   version,
   versionParam,
 } from './common.ts';
+import { destinations } from './egress.ts';
 
 const source = z.string().meta({ description: 'The complete ES module source of the capability' });
 const manifestParam = jsonObject.optional().meta({
@@ -127,6 +128,7 @@ export const describeResult = z.object({
   dependents: z.array(z.string()),
   owner: z.string(),
   createdAt: timestamp,
+  destinations,
 });
 
 export const historyParams = z.strictObject({ name: capabilityName.optional(), limit, cursor });

@@ -11,8 +11,8 @@ export const ACCESS_MODES = ['r', 'rw'] as const satisfies readonly Access[];
 /** Where a log line comes from: a live run (invocations, migrations) or a gate test's run. */
 export const LOG_ORIGINS = ['live', 'gate', 'dryRun'] as const;
 
-/** `namespace`: a shared namespace (`mode` r or rw). `http`: an egress destination (issue 13; this
- *  kernel refuses it for now). The store keeps both in one table (store/grants.ts). */
+/** `namespace`: a shared namespace (`mode` r or rw). `http`: an egress destination pattern
+ *  (`methods`, default all). The store keeps both in one table (store/grants.ts). */
 export const GRANT_KINDS = ['namespace', 'http'] as const;
 
 /** The events a commit announces, in the order of EVENT_TYPES; `log` is the fifth type. */

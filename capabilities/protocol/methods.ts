@@ -10,6 +10,7 @@ import type { Role } from '../types.ts';
 import * as admin from './admin.ts';
 import * as caps from './capabilities.ts';
 import { noParams } from './common.ts';
+import * as egress from './egress.ts';
 import * as events from './events.ts';
 import * as gs from './graph-state.ts';
 import * as jobs from './jobs.ts';
@@ -50,7 +51,7 @@ export const PROTOCOL = {
   'tokens/create': def(OPERATORS, admin.tokenCreateParams, admin.tokenCreateResult, 'A new token of a role'),
   'tokens/list': def(OPERATORS, noParams, admin.tokenListResult, 'Every token, revoked ones included'),
   'tokens/revoke': def(OPERATORS, admin.tokenRevokeParams, admin.tokenRevokeResult, 'Revokes a token and ends its connections'),
-  'grants/add': def(WRITERS, admin.grantAddParams, admin.grantInfo, 'Grants a principal a shared namespace'),
+  'grants/add': def(WRITERS, admin.grantAddParams, admin.grantInfo, 'Grants a principal a shared namespace, or (operators) an http destination'),
   'grants/list': def(WRITERS, admin.grantListParams.optional(), admin.grantListResult, 'Grants and the owners of shared namespaces'),
   'grants/revoke': def(WRITERS, admin.grantRevokeParams, admin.grantRevokeResult, 'Revokes a grant'),
   'jobs/list': def(ALL, jobs.jobsListParams.optional(), jobs.jobsListResult, 'Jobs, newest first, by capability and status'),
@@ -60,6 +61,10 @@ export const PROTOCOL = {
   'schedules/list': def(ALL, jobs.schedulesListParams.optional(), jobs.schedulesListResult, 'The active schedules with their next run times'),
   'schedules/pause': def(WRITERS, jobs.scheduleNameParams, jobs.schedulePauseResult, "Pauses a capability's schedules (occurrences are passed over)"),
   'schedules/resume': def(WRITERS, jobs.scheduleNameParams, jobs.schedulePauseResult, "Resumes a capability's schedules from now"),
+  'secrets/set': def(OPERATORS, egress.secretsSetParams, egress.secretsSetResult, 'Stores a secret (encrypted) for the kernel to add to requests to its hosts'),
+  'secrets/list': def(OPERATORS, noParams, egress.secretsListResult, 'The secrets by name, hosts, header and format; never their values'),
+  'secrets/remove': def(OPERATORS, egress.secretsRemoveParams, egress.secretsRemoveResult, 'Removes a secret'),
+  'effects/list': def(WRITERS, egress.effectsListParams.optional(), egress.effectsListResult, 'The effect journal: requests capabilities made, newest first'),
   'kernel/backup': def(OPERATORS, admin.backupParams, admin.backupResult, 'A consistent copy of the store [extension]'),
 } as const;
 

@@ -5,6 +5,7 @@
 import type { z } from 'zod';
 import type * as admin from './admin.ts';
 import type * as caps from './capabilities.ts';
+import type * as egress from './egress.ts';
 import type * as events from './events.ts';
 import type * as gs from './graph-state.ts';
 import type { LOG_ORIGINS } from './constants.ts';
@@ -66,8 +67,8 @@ export type TokenRevokeResult = z.output<typeof admin.tokenRevokeResult>;
 /** A grant's principal: a token id (`tok_...`), or `role:operator|agent|client` for every token of
  *  that role. */
 export type GrantPrincipal = string;
-/** `namespace`: a shared namespace (`mode` r or rw). `http`: an egress destination (issue 13; this
- *  kernel refuses it for now). The store keeps both in one table (store/grants.ts). */
+/** `namespace`: a shared namespace (`mode` r or rw). `http`: an egress destination pattern
+ *  (`methods`, default all). The store keeps both in one table (store/grants.ts). */
 export type GrantKind = z.output<typeof admin.grantKind>;
 export type GrantAddParams = z.output<typeof admin.grantAddParams>;
 export type GrantInfo = z.output<typeof admin.grantInfo>;
@@ -75,6 +76,19 @@ export type GrantListParams = z.output<typeof admin.grantListParams>;
 export type GrantListResult = z.output<typeof admin.grantListResult>;
 export type GrantRevokeParams = z.output<typeof admin.grantRevokeParams>;
 export type GrantRevokeResult = z.output<typeof admin.grantRevokeResult>;
+
+/** One manifest `effects.http` entry as describe, graph and impact show it. */
+export type HttpEffectInfo = z.output<typeof egress.httpEffect>;
+export type SecretsSetParams = z.output<typeof egress.secretsSetParams>;
+export type SecretInfo = z.output<typeof egress.secretInfo>;
+export type SecretsSetResult = z.output<typeof egress.secretsSetResult>;
+export type SecretsListResult = z.output<typeof egress.secretsListResult>;
+export type SecretsRemoveParams = z.output<typeof egress.secretsRemoveParams>;
+export type SecretsRemoveResult = z.output<typeof egress.secretsRemoveResult>;
+export type EffectsListParams = z.output<typeof egress.effectsListParams>;
+/** One effect-journal entry as effects/list shows it (without the response). */
+export type EffectInfo = z.output<typeof egress.effectInfo>;
+export type EffectsListResult = z.output<typeof egress.effectsListResult>;
 
 export type BackupParams = z.output<typeof admin.backupParams>;
 export type BackupResult = z.output<typeof admin.backupResult>;
