@@ -15,6 +15,8 @@ import { addTokenCommands } from './commands/tokens.ts';
 import { addGrantCommands } from './commands/grants.ts';
 import { addKernelCommands } from './commands/kernel.ts';
 import { addJobCommands } from './commands/jobs.ts';
+import { addSecretCommands } from './commands/secrets.ts';
+import { addEffectCommands } from './commands/effects.ts';
 
 function packageVersion(): string {
   try {
@@ -64,6 +66,8 @@ export function buildProgram(ctx: Ctx): Command {
   addTokenCommands(program, ctx);
   addGrantCommands(program, ctx);
   addJobCommands(program, ctx);
+  addSecretCommands(program, ctx);
+  addEffectCommands(program, ctx);
 
   const wire = (c: Command): void => {
     c.exitOverride((err) => {

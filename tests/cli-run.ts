@@ -13,10 +13,12 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCli(args: string[]): Promise<CliResult> {
+/** `input`: written to the command's stdin, then closed (else stdin is empty). */
+export function runCli(args: string[], opts: { input?: string } = {}): Promise<CliResult> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const v of ['SUBSTRATE_URL', 'SUBSTRATE_TOKEN', 'SUBSTRATE_DATA', 'FORCE_COLOR']) delete env[v];
-  const child = spawn(process.execPath, ['--no-node-snapshot', BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--no-node-snapshot', BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stdin.end(opts.input ?? '');
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));

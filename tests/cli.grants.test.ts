@@ -60,9 +60,17 @@ describe('substrate grant', () => {
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/^error: NOT_FOUND: no grant 'grt_nope'/);
 
-    const http = await run(k.operatorToken, 'grant', 'add', 'role:agent', 'http', 'api.example.com');
-    expect(http.code).toBe(1);
-    expect(http.stderr).toContain("grants of kind 'http'");
+    const http = await run(k.operatorToken, 'grant', 'add', 'role:agent', 'http', 'API.example.com', '--methods', 'get,post');
+    expect(http.code, http.stderr).toBe(0);
+    expect(http.stdout).toMatch(/^granted grt_\S+: role:agent may send GET, POST to http api\.example\.com/);
+    const httpLs = await run(k.operatorToken, 'grant', 'ls');
+    expect(httpLs.stdout).toMatch(/role:agent\s+http\s+api\.example\.com\s+GET,POST\s+/);
+    const byAgent = await run(alice.token, 'grant', 'add', bob.id, 'http', 'evil.example');
+    expect(byAgent.code).toBe(1);
+    expect(byAgent.stderr).toMatch(/^error: FORBIDDEN: only an operator may grant http/);
+    const badPattern = await run(k.operatorToken, 'grant', 'add', bob.id, 'http', 'https://x.example/');
+    expect(badPattern.code).toBe(1);
+    expect(badPattern.stderr).toMatch(/^error: INVALID_INPUT: http grant target .*\(no scheme/);
 
     const usage = await run(alice.token, 'grant', 'add', bob.id, 'bucket', 'cli.data');
     expect(usage.code).toBe(2);

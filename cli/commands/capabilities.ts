@@ -9,6 +9,7 @@ import type { Ctx } from '../context.ts';
 import { absoluteTime, compactJson, formatJson, keyValues, plural, relativeTime, table, truncate } from '../format.ts';
 import { UsageError } from '../errors.ts';
 import {
+  destinationsText,
   commandPath,
   describeChange,
   gatesSummary,
@@ -243,6 +244,7 @@ function printDescribe(ctx: Ctx, d: DescribeResult, withSource: boolean): void {
   pairs.push(['limits', `timeout ${m.limits.timeoutMs} ms, memory ${m.limits.memoryMb} MB`]);
   const shared = Object.entries(m.state?.shared ?? {});
   pairs.push(['state', shared.length ? shared.map(([ns, a]) => `shared:${ns} (${a})`).join(', ') : s.dim('own namespace only')]);
+  pairs.push(['http', d.destinations?.length ? destinationsText(d.destinations) : s.dim('none')]);
   if (m.inputSchema) pairs.push(['input', truncate(compactJson(m.inputSchema), 100)]);
   if (m.outputSchema) pairs.push(['output', truncate(compactJson(m.outputSchema), 100)]);
   pairs.push(['tests', m.tests.length ? m.tests.map((t) => t.name).join(', ') : s.dim('none')]);

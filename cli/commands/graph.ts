@@ -1,10 +1,11 @@
-// `substrate graph` (tree, dot, mermaid, json) and `substrate impact`.
+// `substrate graph` (tree, dot, mermaid, json) and `substrate impact`, each naming the http
+// destinations the capabilities declare.
 
 import { Command, Option } from 'commander';
 import type { Ctx } from '../context.ts';
 import { GRAPH_FORMATS, renderDot, renderMermaid, renderTree, type GraphFormat } from '../graph-render.ts';
 import { plural, table } from '../format.ts';
-import { nonNegativeInt, withExamples } from './shared.ts';
+import { destinationsText, nonNegativeInt, withExamples } from './shared.ts';
 
 export function addGraphCommands(program: Command, ctx: Ctx): void {
   const graph = program
@@ -30,6 +31,12 @@ export function addGraphCommands(program: Command, ctx: Ctx): void {
     if (opts.format === 'dot') return void ctx.stdout.write(renderDot(g));
     if (opts.format === 'mermaid') return void ctx.stdout.write(renderMermaid(g));
     ctx.print(renderTree(g, { root: name, style: ctx.style }));
+    const reaching = g.nodes.flatMap((n) => (n.kind === 'capability' && n.destinations?.length ? [{ key: `${n.name}@${n.version}`, d: n.destinations }] : []));
+    if (reaching.length) {
+      ctx.print();
+      ctx.print(ctx.style.bold('http destinations'));
+      for (const r of reaching) ctx.print(`  ${r.key}  ${destinationsText(r.d)}`);
+    }
     ctx.print(ctx.style.dim(`generation ${g.generation}`));
   });
 
@@ -47,6 +54,11 @@ export function addGraphCommands(program: Command, ctx: Ctx): void {
     else {
       ctx.print(`A change to ${s.bold(res.name)} touches ${plural(res.dependents.length, 'dependent')}:`);
       for (const d of res.dependents) ctx.print(`  ${d}`);
+    }
+    if (res.destinations?.length) {
+      ctx.print();
+      ctx.print('These reach the network (effects.http):');
+      for (const d of res.destinations) ctx.print(`  ${d.capability}@${d.version}  ${destinationsText(d.destinations)}`);
     }
     ctx.print();
     if (res.tests.length === 0) {

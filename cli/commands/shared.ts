@@ -103,3 +103,13 @@ export function describeChange(c: ChangeSummary): string {
       return `remove ${c.name}${was}`;
   }
 }
+
+/** `api.github.com (GET, POST; secrets github), *.example.com` */
+export function destinationsText(ds: ReadonlyArray<{ host: string; methods?: string[]; secrets?: string[] }>): string {
+  return ds
+    .map((d) => {
+      const notes = [d.methods?.join(', '), d.secrets?.length ? `secrets ${d.secrets.join(', ')}` : undefined].filter(Boolean);
+      return notes.length ? `${d.host} (${notes.join('; ')})` : d.host;
+    })
+    .join(', ');
+}
