@@ -142,7 +142,7 @@ export class GrantRules {
       const partial = typeof d !== 'string' && held.some((g) => destinationWithin(d, g.destination));
       throw fail(
         'EFFECT_FORBIDDEN',
-        `${manifest.name} declares http destination ${e.host}${e.methods ? ` (${e.methods.join(', ')})` : ' (all methods)'}, which ${owner.name} holds ${partial ? 'only a grant for fewer methods' : 'no grant'} for. ` +
+        `${manifest.name} declares http destination ${e.host}${e.methods ? ` (${e.methods.join(', ')})` : ' (all methods)'}, but ${partial ? `the grants ${owner.name} holds for it allow fewer methods` : `${owner.name} holds no grant for it`}. ` +
           `An operator can grant it: ${command}`,
         { name: manifest.name, host: e.host, principal: owner.id, missing, command },
       );

@@ -75,7 +75,7 @@ describe('http grants', () => {
     const e = await expectType(alice.call('capabilities/register', { source: fetcher('alice.post', [{ host: 'api.example.com', methods: ['POST'] }]) }), 'EFFECT_FORBIDDEN');
     expect(e.data).toMatchObject({ name: 'alice.post', principal: aliceTok.id, missing: { kind: 'http', target: 'api.example.com', methods: ['POST'] } });
     expect(e.message).toContain(`substrate grant add ${aliceTok.id} http api.example.com --methods POST`);
-    expect(e.message).toContain('only a grant for fewer methods');
+    expect(e.message).toContain('the grants alice holds for it allow fewer methods');
     // All methods is not within a GET grant.
     await expectType(alice.call('capabilities/register', { source: fetcher('alice.all', ['api.example.com']) }), 'EFFECT_FORBIDDEN');
     const other = await expectType(alice.call('capabilities/register', { source: fetcher('alice.other', ['other.example.com']) }), 'EFFECT_FORBIDDEN');
