@@ -8,6 +8,9 @@ import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync }
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { SubstrateClient } from '../kernel/client.ts';
 import { SECRETS_KEY_FILE } from '../kernel/secrets.ts';
 import { StartError } from '../kernel/start-error.ts';
@@ -98,6 +101,38 @@ describe('secrets/set, list, remove', () => {
       }
     }
     expect(k.kernel.secrets.resolve('github')?.value).toBe(VALUE);
+  });
+
+  it('MCP: the secret tools are operators\' and no result echoes the value', async () => {
+    const connect = async (token: string): Promise<Client> => {
+      const c = new Client({ name: 'secrets-test', version: '1.0.0' });
+      await c.connect(new StreamableHTTPClientTransport(new URL(`http://${k.host}:${k.port}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${token}` } } }));
+      return c;
+    };
+    const opMcp = await connect(k.operatorToken);
+    const agentMcp = await connect(k.auth.create('agent', 'mcp-agent').token);
+    try {
+      const mcpValue = `mcp-${VALUE}`;
+      const set = (await opMcp.callTool({ name: 'substrate_secret_set', arguments: { name: 'mcp.one', value: mcpValue, hosts: ['mcp.example'] } })) as CallToolResult;
+      expect(set.isError).toBeFalsy();
+      expect(set.structuredContent).toMatchObject({ name: 'mcp.one', hosts: ['mcp.example'], replaced: false });
+      expect(JSON.stringify(set)).not.toContain(mcpValue);
+      const listed = (await opMcp.callTool({ name: 'substrate_secrets', arguments: {} })) as CallToolResult;
+      expect(JSON.stringify(listed)).toContain('mcp.one');
+      expect(JSON.stringify(listed)).not.toContain(mcpValue);
+      const bad = (await opMcp.callTool({ name: 'substrate_secret_set', arguments: { name: 'mcp.two', value: `${mcpValue}\r\n`, hosts: ['mcp.example'] } })) as CallToolResult;
+      expect(bad.isError).toBe(true);
+      expect(JSON.stringify(bad)).not.toContain(mcpValue);
+      const refused = (await agentMcp.callTool({ name: 'substrate_secret_set', arguments: { name: 'mcp.one', value: 'theirs', hosts: ['evil.example'] } })) as CallToolResult;
+      expect(refused.isError).toBe(true);
+      expect((refused._meta?.['substrate/error'] as { type?: string } | undefined)?.type).toBe('FORBIDDEN');
+      expect(k.kernel.secrets.resolve('mcp.one')?.value).toBe(mcpValue);
+      const removed = (await opMcp.callTool({ name: 'substrate_secret_remove', arguments: { name: 'mcp.one' } })) as CallToolResult;
+      expect(removed.structuredContent).toEqual({ name: 'mcp.one', removed: true });
+    } finally {
+      await opMcp.close();
+      await agentMcp.close();
+    }
   });
 
   it('the key file is 0600 and neither the store nor a backup holds the value in clear', async () => {
