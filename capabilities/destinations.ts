@@ -24,6 +24,16 @@ function normalHost(h: string): string {
   return lower.endsWith('.') ? lower.slice(0, -1) : lower;
 }
 
+/** An IPv6 address as WHATWG URLs write it (compressed, lower-case, `::ffff:7f00:1`), so a pattern
+ *  spelled `0:0:0:0:0:0:0:1` or `::FFFF:127.0.0.1` compares equal to a URL's host. */
+export function canonicalIPv6(ip: string): string {
+  try {
+    return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
+  } catch {
+    return ip.toLowerCase(); // a zone id (fe80::1%eth0): no URL has one, so it never matches anyway
+  }
+}
+
 function hostProblem(host: string): string | null {
   if (host.length === 0) return 'has no host';
   if (host.length > 253) return 'has a host longer than 253 characters';
@@ -51,9 +61,9 @@ export function parseDestination(pattern: string): Destination | string {
       if (typeof p === 'string') return p;
       port = p;
     }
-    return { host: normalHost(inner), wildcard: false, ip: true, ...(port !== undefined ? { port } : {}) };
+    return { host: canonicalIPv6(inner), wildcard: false, ip: true, ...(port !== undefined ? { port } : {}) };
   }
-  if (isIP(rest) === 6) return { host: normalHost(rest), wildcard: false, ip: true };
+  if (isIP(rest) === 6) return { host: canonicalIPv6(rest), wildcard: false, ip: true };
   const colon = rest.lastIndexOf(':');
   if (colon >= 0) {
     const p = portOf(rest.slice(colon + 1));
