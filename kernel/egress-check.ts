@@ -56,26 +56,38 @@ function forbidden(t: Target, why: string, data: { [k: string]: unknown }): Subs
 }
 
 /** The method as WHATWG normalizes it (the six standard ones upper-cased), or a typed error. */
-export function normalMethod(method: string, url: string): string {
+export function normalMethod(method: string, rawUrl: string): string {
+  const url = rawUrl.slice(0, 200);
   if (typeof method !== 'string' || !TOKEN.test(method)) throw fail('EFFECT_FAILED', `fetch ${url}: invalid method`, { url, reason: 'invalid method' });
   const upper = method.toUpperCase();
   if (REFUSED_METHODS.has(upper)) throw fail('EFFECT_FORBIDDEN', `fetch ${upper} ${url} is forbidden: method ${upper} is not allowed`, { url, method: upper, reason: 'method not allowed' });
   return upper;
 }
 
-/** Parses the URL of a hop and checks its scheme. */
+/** Longest URL a request may have (what common servers and CDNs accept). */
+export const MAX_URL_LENGTH = 8192;
+
+/** Parses the URL of a hop and checks its scheme. The fragment is dropped (it is never sent, and
+ *  WHATWG's Response.url has none). */
 export function parseTarget(raw: string, method: string, from?: string): Target {
-  let url: URL;
+  let url: URL | null = null;
+  const tooLong = raw.length > MAX_URL_LENGTH;
   try {
-    url = new URL(raw);
+    if (!tooLong) url = new URL(raw);
   } catch {
-    throw fail('EFFECT_FAILED', `${label({ method, url: raw, ...(from !== undefined ? { from } : {}) })} failed: invalid URL`, {
-      url: raw,
+    url = null;
+  }
+  if (url === null) {
+    const reason = tooLong ? `URL longer than ${MAX_URL_LENGTH} characters` : 'invalid URL';
+    const shown = tooLong ? `${raw.slice(0, 200)}…` : raw;
+    throw fail('EFFECT_FAILED', `${label({ method, url: shown, ...(from !== undefined ? { from } : {}) })} failed: ${reason}`, {
+      url: shown,
       method,
-      reason: 'invalid URL',
+      reason,
       ...(from !== undefined ? { redirectedFrom: from } : {}),
     });
   }
+  url.hash = '';
   const t: Target = { url, host: urlHost(url), port: urlPort(url), method, ...(from !== undefined ? { from } : {}) };
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw forbidden(t, `only http: and https: URLs can be fetched, not ${url.protocol}`, { reason: 'scheme not allowed', scheme: url.protocol.slice(0, -1) });
@@ -148,9 +160,14 @@ export function authorize(t: Target, who: { name: string; version: string; manif
   return { entries, literal: granted.some((g) => { const d = parsed(g.target); return d !== null && namesLiterally(d, t.host); }) };
 }
 
+export interface CheckedAddress {
+  address: string;
+  family: 4 | 6;
+}
+
 /** Resolves the hop's host (IP literals are not looked up) and checks the class of every address;
- *  returns the address to connect to. A timeout is the caller's signal. */
-export async function resolveChecked(t: Target, literal: boolean, lookup: Lookup, signal: AbortSignal): Promise<{ address: string; family: 4 | 6 }> {
+ *  returns them all, the only addresses the connection may use. A timeout is the caller's signal. */
+export async function resolveChecked(t: Target, literal: boolean, lookup: Lookup, signal: AbortSignal): Promise<CheckedAddress[]> {
   let addresses: Array<{ address: string; family: number }>;
   const family = isIP(t.host);
   if (family !== 0) {
@@ -181,8 +198,7 @@ export async function resolveChecked(t: Target, literal: boolean, lookup: Lookup
       });
     }
   }
-  const first = addresses[0] as { address: string; family: number };
-  return { address: first.address, family: first.family === 6 ? 6 : 4 };
+  return addresses.map((a) => ({ address: a.address, family: isIP(a.address) === 6 ? 6 : 4 }));
 }
 
 /** Rejects with the signal's reason when it aborts first. */

@@ -49,7 +49,9 @@ function fixtureResponse(f: HttpFixture, url: string): EgressResponse {
 
 function normalUrl(u: string): string | null {
   try {
-    return new URL(u).href;
+    const url = new URL(u);
+    url.hash = '';
+    return url.href;
   } catch {
     return null;
   }

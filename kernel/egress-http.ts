@@ -21,9 +21,8 @@ export interface Hop {
   /** Lower-case names; the final set (capability's, the kernel's, secrets). */
   headers: Array<[string, string]>;
   body: Buffer | null;
-  /** The checked address to connect to. */
-  address: string;
-  family: 4 | 6;
+  /** The checked addresses, the only ones the connection may go to (tried in order). */
+  addresses: Array<{ address: string; family: 4 | 6 }>;
   signal: AbortSignal;
   maxResponseBytes: number;
   /** Trusted CAs instead of Node's defaults (tests, private CAs). */
@@ -115,11 +114,13 @@ function decode(body: Buffer, encoding: string, max: number): Promise<Buffer | n
   }
 }
 
-/** Pins the connection to the checked address, whichever form of lookup the socket asks for. */
-function pinnedLookup(address: string, family: 4 | 6) {
+/** Pins the connection to the checked addresses, whichever form of lookup the socket asks for
+ *  (all of them for Node's happy-eyeballs connect, else the first). */
+function pinnedLookup(addresses: Array<{ address: string; family: 4 | 6 }>) {
   return (_host: string, opts: { all?: boolean }, cb: (...args: unknown[]) => void): void => {
-    if (opts.all) cb(null, [{ address, family }]);
-    else cb(null, address, family);
+    const first = addresses[0] as { address: string; family: 4 | 6 };
+    if (opts.all) cb(null, addresses);
+    else cb(null, first.address, first.family);
   };
 }
 
@@ -137,7 +138,7 @@ export function sendHop(h: Hop): Promise<HopResponse> {
       method: h.method,
       headers: headerObject(h.headers),
       agent: false,
-      lookup: pinnedLookup(h.address, h.family) as unknown as http.RequestOptions['lookup'],
+      lookup: pinnedLookup(h.addresses) as unknown as http.RequestOptions['lookup'],
       ...(https_ ? { ...(isIP(host) === 0 ? { servername: host } : {}), ...(h.ca !== undefined ? { ca: h.ca } : {}) } : {}),
     };
     let settled = false;

@@ -41,9 +41,9 @@ import dns from 'node:dns';
 import { createHash } from 'node:crypto';
 import { nanoid } from 'nanoid';
 import { effectLimits, MAX_REDIRECTS, type EffectLimits, type EffectRecord, type EgressCaller, type EgressRequest, type EgressResponse, type EgressResult } from '../capabilities/effects.ts';
-import { asSubstrateError, fail, SubstrateError } from '../capabilities/errors.ts';
+import { fail, SubstrateError } from '../capabilities/errors.ts';
 import type { Manifest } from '../capabilities/types.ts';
-import { abortable, authorize, normalMethod, parseTarget, resolveChecked, type EgressOwner, type HttpGrant, type Lookup } from './egress-check.ts';
+import { abortable, authorize, MAX_URL_LENGTH, normalMethod, parseTarget, resolveChecked, type EgressOwner, type HttpGrant, type Lookup } from './egress-check.ts';
 import { fixtureSession } from './egress-fixtures.ts';
 import { ACCEPT_ENCODING, HopError, sendHop } from './egress-http.ts';
 import { headerValue, Redactor, secretsFor, type EgressSecret } from './egress-redact.ts';
@@ -153,8 +153,8 @@ export class EgressSession implements EffectPerformer {
       principal: owner?.id ?? '',
       principalName: owner?.name ?? '',
       method: typeof request.method === 'string' ? request.method.toUpperCase() : '',
-      url: String(request.url),
-      finalUrl: String(request.url),
+      url: String(request.url).slice(0, MAX_URL_LENGTH),
+      finalUrl: String(request.url).slice(0, MAX_URL_LENGTH),
       status: null,
       error: null,
       requestBytes: 0,
@@ -174,7 +174,13 @@ export class EgressSession implements EffectPerformer {
       record.response = response;
       return { ok: true, response };
     } catch (e) {
-      const err = asSubstrateError(controller.signal.aborted ? controller.signal.reason : e, 'EFFECT_FAILED');
+      const thrown: unknown = controller.signal.aborted ? controller.signal.reason : e;
+      // Anything not typed is a bug or a malformed request from the worker: EFFECT_FAILED, with
+      // no kernel stack in what goes back to the sandbox.
+      const err =
+        thrown instanceof SubstrateError
+          ? thrown
+          : fail('EFFECT_FAILED', `fetch ${record.url.slice(0, 200)} failed: ${thrown instanceof Error ? thrown.message : String(thrown)}`, { url: record.url.slice(0, 200), reason: thrown instanceof Error ? thrown.message : String(thrown) });
       const safe = new SubstrateError(err.type, this.redactor.text(err.message), this.redactor.data(err.data));
       record.error = safe.message;
       return { ok: false, error: safe.toWire() };
@@ -182,7 +188,11 @@ export class EgressSession implements EffectPerformer {
       clearTimeout(timer);
       record.durationMs = this.now() - started;
       this.list.push(record);
-      this.opts.onRecord?.(record);
+      try {
+        this.opts.onRecord?.(record);
+      } catch {
+        // Persisting is the store's business; perform() still answers the sandbox.
+      }
     }
   }
 
@@ -230,7 +240,7 @@ export class EgressSession implements EffectPerformer {
       let hopBody = body;
       let hopHeaders = headers;
       for (let hop = 0; ; hop++) {
-        const address = await resolveChecked(target, auth.literal, this.lookup, signal);
+        const addresses = await resolveChecked(target, auth.literal, this.lookup, signal);
         const secrets = secretsFor(auth.entries, target.host, target.port, (n) => this.opts.policy.secret(n), target.url.href);
         for (const s of secrets) this.redactor.add(s);
         const secretHeaders = new Set(secrets.map((s) => s.header.toLowerCase()));
@@ -243,7 +253,7 @@ export class EgressSession implements EffectPerformer {
         ];
         let res;
         try {
-          res = await sendHop({ url: target.url, method: hopMethod, headers: sent, body: hopBody, ...address, signal, maxResponseBytes: who.limits.responseBodyBytes, ...(this.opts.ca !== undefined ? { ca: this.opts.ca } : {}) });
+          res = await sendHop({ url: target.url, method: hopMethod, headers: sent, body: hopBody, addresses, signal, maxResponseBytes: who.limits.responseBodyBytes, ...(this.opts.ca !== undefined ? { ca: this.opts.ca } : {}) });
         } catch (e) {
           if (!(e instanceof HopError)) throw e;
           if (signal.aborted) throw signal.reason;

@@ -101,7 +101,7 @@ const pem = certificate('tls.test');
 describe.skipIf(pem === null)('egress: TLS', () => {
   it('verifies the certificate against the host name while connecting to the checked address', async () => {
     const { key, cert } = pem as { key: string; cert: string };
-    const tls = await startServer((_r, res) => res.end('secure'), (l) => https.createServer({ key, cert }, l));
+    const tls = await startServer((_r, res) => res.end('secure'), { make: (l) => https.createServer({ key, cert }, l) });
     policy.manifests.set('h1', manifest({ http: [{ host: 'tls.test' }, { host: 'wrong.test' }] }));
     policy.grants = [{ id: 'g1', target: 'tls.test' }, { id: 'g2', target: 'wrong.test' }];
     const lookup = tableLookup({ 'tls.test': ['127.0.0.1'], 'wrong.test': ['127.0.0.1'] });

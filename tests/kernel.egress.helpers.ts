@@ -22,7 +22,10 @@ export interface TestServer {
 
 const servers: Array<http.Server | { close(cb: () => void): void }> = [];
 
-export async function startServer(handler: (req: http.IncomingMessage, res: http.ServerResponse, hit: Hit) => void, make?: (l: http.RequestListener) => http.Server): Promise<TestServer> {
+export async function startServer(
+  handler: (req: http.IncomingMessage, res: http.ServerResponse, hit: Hit) => void,
+  opts: { make?: (l: http.RequestListener) => http.Server; host?: string } = {},
+): Promise<TestServer> {
   const hits: Hit[] = [];
   const listener: http.RequestListener = (req, res) => {
     const chunks: Buffer[] = [];
@@ -33,8 +36,8 @@ export async function startServer(handler: (req: http.IncomingMessage, res: http
       handler(req, res, hit);
     });
   };
-  const server = make ? make(listener) : http.createServer(listener);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const server = opts.make ? opts.make(listener) : http.createServer(listener);
+  await new Promise<void>((r) => server.listen(0, opts.host ?? '127.0.0.1', r));
   servers.push(server);
   const close = (): Promise<void> =>
     new Promise((r) => {

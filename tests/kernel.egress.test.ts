@@ -140,6 +140,15 @@ describe('egress: what may be reached', () => {
     expect(err(await egress.session('i').perform(caller(), req(`http://0x7f.1:${server.port}/`))).data).toMatchObject({ url: `http://127.0.0.1:${server.port}/`, reason: 'not declared' });
   });
 
+  it('IPv6: patterns compare in canonical form; a name resolving to an IPv4-mapped loopback is loopback', async () => {
+    const v6 = await startServer((_r, res) => res.end('six'), { host: '::1' });
+    declare([{ host: '0:0:0:0:0:0:0:1' }, { host: '*.svc.test' }]);
+    policy.grants = [{ id: 'grt_1', target: `[::1]:${v6.port}` }, { id: 'grt_2', target: '*.svc.test' }];
+    expect(ok(await egress.session('i').perform(caller(), req(`http://[::1]:${v6.port}/`))).text).toBe('six');
+    const mapped = new Egress({ policy, lookup: tableLookup({ 'm.svc.test': ['::ffff:127.0.0.1'] }) });
+    expect(err(await mapped.session('i').perform(caller(), req('http://m.svc.test/'))).data).toMatchObject({ reason: 'loopback address', address: '::ffff:127.0.0.1' });
+  });
+
   it('revocation takes effect on the next request', async () => {
     declare([{ host: 'api.test' }]);
     policy.grants = [{ id: 'grt_1', target: 'api.test' }];
