@@ -46,6 +46,7 @@ export function addKernelCommands(program: Command, ctx: Ctx): void {
     .option('--host <host>', 'address to bind (beyond loopback, tokens still protect every call)', DEFAULT_HOST)
     .option('-w, --workers <n>', 'sandbox worker processes (default: one per CPU)', positiveInt)
     .option('--example', 'register the example graph when the store is empty')
+    .option('--secrets-key-file <file>', 'the key secrets are encrypted with (env SUBSTRATE_SECRETS_KEY_FILE; default <data>/secrets.key, created with the first secret)')
     .option(
       '--allow-origin <origin>',
       'a browser origin (scheme://host[:port]) allowed to call the kernel besides its own; repeatable (env SUBSTRATE_ALLOWED_ORIGINS, comma-separated)',
@@ -59,7 +60,7 @@ export function addKernelCommands(program: Command, ctx: Ctx): void {
     'substrate start --host 0.0.0.0 --workers 4',
     'substrate start --allow-origin http://localhost:5173',
   ]);
-  start.action(async (opts: { port: number; host: string; workers?: number; example?: boolean; allowOrigin: string[] }) => {
+  start.action(async (opts: { port: number; host: string; workers?: number; example?: boolean; allowOrigin: string[]; secretsKeyFile?: string }) => {
     let envOrigins: string[];
     try {
       envOrigins = parseOriginList(ctx.env.SUBSTRATE_ALLOWED_ORIGINS);
@@ -68,6 +69,7 @@ export function addKernelCommands(program: Command, ctx: Ctx): void {
     }
     const allowedOrigins = [...new Set([...opts.allowOrigin, ...envOrigins])];
     const dataDir = resolveDataDir(ctx.options, ctx.env, process.cwd());
+    const keyFile = opts.secretsKeyFile ?? ctx.env.SUBSTRATE_SECRETS_KEY_FILE;
     const { startKernel } = await import('../../kernel/index.ts');
     const { guardProcess } = await import('../../kernel/process-guard.ts');
     const running = await startKernel({
@@ -77,6 +79,7 @@ export function addKernelCommands(program: Command, ctx: Ctx): void {
       ...(opts.workers ? { workers: opts.workers } : {}),
       ...(opts.example ? { example: true } : {}),
       ...(allowedOrigins.length ? { allowedOrigins } : {}),
+      ...(keyFile ? { secretsKeyFile: path.resolve(keyFile) } : {}),
     });
     // From here on serving is this process's job: a failure nothing handled is logged, not fatal.
     guardProcess();
