@@ -88,6 +88,8 @@ const defaultLookup: Lookup = (host) => dns.promises.lookup(host, { all: true })
 const KERNEL_HEADERS = new Set(['host', 'content-length', 'connection', 'transfer-encoding', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'expect', 'accept-encoding']);
 /** Headers describing a body, dropped when a redirect turns the request into a bodiless GET (WHATWG). */
 const BODY_HEADERS = new Set(['content-type', 'content-encoding', 'content-language', 'content-location']);
+/** setTimeout's largest delay; a longer one would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const VALID_HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
@@ -165,7 +167,7 @@ export class EgressSession implements EffectPerformer {
     };
     const controller = new AbortController();
     const remaining = caller.deadline - started;
-    const timer = setTimeout(() => controller.abort(fail('EFFECT_FAILED', `fetch ${record.url} failed: timeout`, { url: record.url, reason: 'timeout' })), Math.max(0, remaining));
+    const timer = setTimeout(() => controller.abort(fail('EFFECT_FAILED', `fetch ${record.url} failed: timeout`, { url: record.url, reason: 'timeout' })), Math.min(Math.max(0, remaining), MAX_TIMER_MS));
     try {
       const response = await this.run(caller, request, owner, record, controller.signal);
       record.status = response.status;
