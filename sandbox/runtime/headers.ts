@@ -200,8 +200,19 @@ ObjectDefineProperty(Headers.prototype, SymbolIterator, {
 });
 
 // Headers init: a sequence of [name, value] pairs (any iterable, iterated with the protocol, not
-// for-of), or a record of own enumerable string keys.
+// for-of), or a record of own enumerable string keys. Converted first (Web IDL: the iteration and
+// the ByteString conversions, which Response's dictionary does before it checks the status), then
+// appended with the name and value checks.
 function fill(h: Headers, init: unknown): void {
+  appendPairs(h, headersInitPairs(init));
+}
+
+export function appendPairs(h: Headers, pairs: HeaderPairs): void {
+  for (let i = 0; i < pairs.length; i++) headersAppendChecked(h, pairs[i][0], pairs[i][1]);
+}
+
+export function headersInitPairs(init: unknown): HeaderPairs {
+  const out: HeaderPairs = [];
   if (init === null || (typeof init !== 'object' && typeof init !== 'function')) {
     throw new TypeErrorCtor("Headers constructor: Expected init to be an object or an iterable of pairs. " + describeReceived(init));
   }
@@ -218,9 +229,9 @@ function fill(h: Headers, init: unknown): void {
       const items: unknown[] = [];
       iterateToArray(pair, pairMethod, (item) => { items[items.length] = item; });
       if (items.length !== 2) throw new TypeErrorCtor('Headers constructor: expected name/value pair to be length 2, found ' + items.length + '.');
-      headersAppendChecked(h, items[0], items[1]);
+      out[out.length] = [toByteString(items[0]), toByteString(items[1])];
     });
-    return;
+    return out;
   }
   const keys = ReflectOwnKeys(o);
   for (let i = 0; i < keys.length; i++) {
@@ -228,8 +239,9 @@ function fill(h: Headers, init: unknown): void {
     const desc = ObjectGetOwnPropertyDescriptor(o, key);
     if (desc === undefined || !desc.enumerable) continue;
     if (typeof key === 'symbol') throw new TypeErrorCtor('Headers constructor: a header name cannot be a Symbol.');
-    headersAppendChecked(h, key, o[key]);
+    out[out.length] = [toByteString(key), toByteString(o[key])];
   }
+  return out;
 }
 
 // append() through the captured method: capability code may replace Headers.prototype.append.

@@ -9,7 +9,7 @@ import { isSearchParams, searchParamsList, viewBytes } from './brands.ts';
 import { toUSVString, utf8Encode, utf8Decode } from './utf8.ts';
 import { serializeForm } from './search-params.ts';
 import { parseURL } from './url.ts';
-import { Headers, headersCopy, headersFill, headersSetImmutable, headersSorted, headersAppendUnchecked, isToken, toByteString, type HeaderPairs } from './headers.ts';
+import { Headers, appendPairs, headersInitPairs, headersCopy, headersFill, headersSetImmutable, headersSorted, headersAppendUnchecked, isToken, toByteString, type HeaderPairs } from './headers.ts';
 
 /** A body: its bytes (null: none), the Content-Type it implies, whether it was read. */
 interface Body { __proto__: null; bytes: Uint8Array | null; used: boolean }
@@ -252,20 +252,19 @@ export class Response {
   static {
     const setup = (r: Response, o: Record<string, unknown> | null, x: ReturnType<typeof extractBody> | null) => {
       if (o !== null) {
-        const status = o.status;
-        if (status !== undefined) {
-          const s = toUint16(status);
-          if (s < 200 || s > 599) throw new RangeErrorCtor('init["status"] must be in the range of 200 to 599, inclusive.');
-          r.#status = s;
-        }
-        const statusText = o.statusText;
-        if (statusText !== undefined) {
-          const t = toByteString(statusText);
-          if (!isReasonPhrase(t)) throw new TypeErrorCtor('Invalid statusText');
-          r.#statusText = t;
-        }
+        // The dictionary is converted first, its members in order (headers, status, statusText),
+        // then checked: a header value that is no ByteString is a TypeError before a bad status.
         const headers = o.headers;
-        if (headers !== undefined) headersFill(r.#headers, headers);
+        const pairs = headers === undefined ? null : headersInitPairs(headers);
+        const status = o.status;
+        const s = status === undefined ? 200 : toUint16(status);
+        const statusText = o.statusText;
+        const t = statusText === undefined ? '' : toByteString(statusText);
+        if (s < 200 || s > 599) throw new RangeErrorCtor('init["status"] must be in the range of 200 to 599, inclusive.');
+        if (!isReasonPhrase(t)) throw new TypeErrorCtor('Invalid statusText');
+        r.#status = s;
+        r.#statusText = t;
+        if (pairs !== null) appendPairs(r.#headers, pairs);
       }
       if (x !== null) {
         if (NULL_BODY_STATUS[r.#status] === true) throw new TypeErrorCtor('Response constructor: Invalid response status code ' + r.#status);
