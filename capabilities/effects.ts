@@ -4,16 +4,10 @@
 // sandbox only ever sees these records. No behaviour here beyond the limits' arithmetic.
 
 import type { WireError } from './errors.ts';
-import type { Json } from './types.ts';
+import type { Effects } from './types.ts';
 
-/** One `effects.http` entry after normalization: a destination pattern (`host`, `host:port`,
- *  `*.host`, an IP literal, `[v6]:port`), the methods allowed (absent: all) and the secrets the
- *  kernel may inject on requests to it. */
-export interface HttpEffect {
-  host: string;
-  methods?: string[];
-  secrets?: string[];
-}
+export type { Effects, HttpEffect, HttpFixture } from './types.ts';
+
 
 /** Egress limits of one call tree (kernel-wide defaults; a manifest may only lower them). */
 export interface EffectLimits {
@@ -34,14 +28,18 @@ export const EFFECT_LIMITS: EffectLimits = {
   responseBodyBytes: 8 * 1024 * 1024,
 };
 
+/** A request ends this long (at most a tenth of the call's timeoutMs) before the call's deadline,
+ *  so that the capability gets EFFECT_FAILED { reason: 'timeout' } while it can still act on it,
+ *  instead of the whole call ending in TIMEOUT. */
+export const REQUEST_DEADLINE_MARGIN_MS = 100;
+
+export function requestDeadline(callDeadline: number, timeoutMs: number): number {
+  return callDeadline - Math.min(REQUEST_DEADLINE_MARGIN_MS, Math.floor(timeoutMs / 10));
+}
+
 /** Redirects the kernel follows for one request, each hop checked again. */
 export const MAX_REDIRECTS = 5;
 
-/** `manifest.effects` after normalization: present only when the manifest declares it. */
-export interface Effects {
-  http: HttpEffect[];
-  limits?: Partial<EffectLimits>;
-}
 
 /** A manifest's limits: the kernel's, lowered where the manifest says so. */
 export function effectLimits(effects: Effects | undefined): EffectLimits {
@@ -89,12 +87,6 @@ export interface EgressCaller {
   deadline: number;
 }
 
-/** One `http` fixture of a gate test: the response a request gets instead of the network. */
-export interface HttpFixture {
-  request: { method?: string; url: string };
-  /** `body`: a string is sent as it is; any other JSON value as its JSON text. */
-  response: { status?: number; headers?: { [name: string]: string }; body?: Json };
-}
 
 /** One entry of the effect journal (effects/list; docs/effects.md): one request of a call tree,
  *  as the kernel made it or served it from the journal on a re-run. Never holds a secret: request

@@ -1,9 +1,30 @@
 // The plain data of the capability model, shared by every part of Substrate. No behaviour here.
 
-import type { Effects, HttpFixture } from './effects.ts';
-
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
+
+/** One `effects.http` entry after normalization: a destination pattern (`host`, `host:port`,
+ *  `*.host`, an IP literal, `[v6]:port`), the methods allowed (absent: all) and the secrets the
+ *  kernel may inject on requests to it. */
+export interface HttpEffect {
+  host: string;
+  methods?: string[];
+  secrets?: string[];
+}
+
+/** `manifest.effects` after normalization: present only when the manifest declares it. */
+export interface Effects {
+  http: HttpEffect[];
+  /** Lower than the kernel's (capabilities/effects.ts EFFECT_LIMITS); only where given. */
+  limits?: { requests?: number; inFlight?: number; requestBodyBytes?: number; responseBodyBytes?: number };
+}
+
+/** One `http` fixture of a gate test: the response a request gets instead of the network. */
+export interface HttpFixture {
+  request: { method?: string; url: string };
+  /** `body`: a string is sent as it is; any other JSON value as its JSON text. */
+  response: { status?: number; headers?: { [name: string]: string }; body?: Json };
+}
 
 export type Access = 'r' | 'rw';
 export type Language = 'js' | 'ts';

@@ -162,6 +162,7 @@ export class CommitPipeline {
           dryRun,
           onProgress,
           timeoutOf: (h) => manifestOf(h).limits.timeoutMs,
+          manifestOf,
           budget,
           reuse,
         });

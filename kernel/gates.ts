@@ -6,6 +6,10 @@
 // timeoutMs); tests not finished when it runs out fail with TIMEOUT naming gateTimeMs. Gates run
 // outside the kernel's commit lock (commit-pipeline.ts applyPrepared): a result is reused in a later round
 // when the test, its version and the versions it resolves to are the same (gateKey).
+//
+// Hermetic: a test's requests are served its `http` fixtures (egress-fixtures.ts), never the
+// network; a request no fixture matches fails the test naming the request, even when the
+// capability caught the error it got (docs/effects.md).
 
 import type { Json } from '../capabilities/types.ts';
 import type { Graph } from '../capabilities/graph.ts';
@@ -15,7 +19,10 @@ import { fail } from '../capabilities/errors.ts';
 import { mapLimit } from '../capabilities/map-limit.ts';
 import type { SandboxPool } from '../sandbox/pool.ts';
 import type { StateMode } from '../sandbox/protocol.ts';
+import type { Manifest } from '../capabilities/types.ts';
 import type { GateResult, ProgressFn } from './api.ts';
+import { fixtureSession } from './egress.ts';
+import { treeEgress } from './egress-policy.ts';
 
 type GateTest = ReturnType<typeof selectGateTests>[number];
 
@@ -47,6 +54,8 @@ export async function runGates(opts: {
   onProgress?: ProgressFn;
   /** The test version's own timeoutMs. */
   timeoutOf: (hash: string) => number;
+  /** Manifests of the candidate graph (fixtures are checked against the caller's effects.http). */
+  manifestOf: (hash: string) => Manifest;
   /** The changeset's gate budget: everything left ends at `end` (epoch ms); `ms` is its size. */
   budget: { end: number; ms: number };
   /** Passed results of an earlier round, by gateKey: not run again. */
@@ -69,7 +78,7 @@ export async function runGates(opts: {
       overBudget = true;
       result = { capability: t.name, version: t.version, test: t.test.name, passed: false, durationMs: 0, error: budgetError(ms, 'was not run') };
     } else {
-      result = await runOne(opts.pool, opts.candidate, t, opts.generation, opts.dryRun === true, Math.min(own, end));
+      result = await runOne(opts, t, Math.min(own, end));
       if (own > end && result.error?.type === 'TIMEOUT' && Date.now() >= end) {
         overBudget = true;
         result.error = budgetError(ms, 'did not finish');
@@ -108,24 +117,35 @@ function budgetError(budgetMs: number, what: string): { type: string; message: s
   return { type: 'TIMEOUT', message: `the test ${what} within the changeset's gate time limit (gateTimeMs ${budgetMs})` };
 }
 
-async function runOne(pool: SandboxPool, candidate: Graph, t: GateTest, generation: number, dryRun: boolean, deadline: number): Promise<GateResult> {
+type RunOpts = Pick<Parameters<typeof runGates>[0], 'pool' | 'candidate' | 'generation' | 'dryRun' | 'manifestOf'>;
+
+async function runOne(opts: RunOpts, t: GateTest, deadline: number): Promise<GateResult> {
+  const { pool, candidate, generation } = opts;
+  const dryRun = opts.dryRun === true;
   const started = performance.now();
   const seed: Extract<StateMode, { mode: 'scratch' }>['seed'] = {};
   if (t.test.state) seed[t.name] = t.test.state;
   for (const [ns, values] of Object.entries(t.test.sharedState ?? {})) seed[`shared:${ns}`] = values;
+  const links = candidate.links(t.hash);
+  const invocationId = `gate-${t.name}-${t.test.name}`.slice(0, 120);
+  const http = fixtureSession({ fixtures: t.test.http ?? [], manifestOf: opts.manifestOf, invocationId });
   const result = await pool.run({
     root: t.hash,
     entry: 'default',
     input: t.test.input,
-    invocationId: `gate-${t.name}-${t.test.name}`.slice(0, 120),
+    invocationId,
     generation,
-    links: candidate.links(t.hash),
+    links,
     state: { mode: 'scratch', seed },
     deadline,
     origin: { kind: dryRun ? 'dryRun' : 'gate', capability: t.name, version: t.version, test: t.test.name },
-  });
+  }, treeEgress(links, deadline, opts.manifestOf(t.hash).limits.timeoutMs, () => http));
   const durationMs = Math.round(performance.now() - started);
   const base = { capability: t.name, version: t.version, test: t.test.name, durationMs };
+  if (http.unfixtured.length) {
+    const list = http.unfixtured.join(', ');
+    return { ...base, passed: false, error: { type: 'EFFECT_FORBIDDEN', message: `the test made a request no http fixture answers: ${list} (add it to the test's http fixtures; gates never reach the network)` } };
+  }
   const { expect, expectError } = t.test;
   if (!result.ok) {
     const error = { type: result.error.type, message: result.error.message };

@@ -1,6 +1,8 @@
 // Invocation: runs a root call pinned to the generation current when it starts, commits the call
 // tree's state transaction, and re-runs it when it lost a state conflict — the later runs holding
-// the keys it touched (key-locks.ts), so a hot key cannot starve it.
+// the keys it touched (key-locks.ts), so a hot key cannot starve it. A tree's requests go through
+// one egress session (egress.ts) kept across its re-runs, so a re-run is served the responses of
+// identical requests instead of repeating them; it is made on the first fetch only.
 //
 // Invariant: a call resolves every version against the one Graph object it took at its start;
 // commits meanwhile replace the current graph but never that object, so a call tree never mixes
@@ -16,6 +18,8 @@ import type { SandboxPool } from '../sandbox/pool.ts';
 import { checkTxnRows } from '../sandbox/transaction.ts';
 import type { InvokeParams, InvokeResult } from './api.ts';
 import type { Generation } from './generation.ts';
+import type { Egress, EgressSession } from './egress.ts';
+import { treeEgress } from './egress-policy.ts';
 import type { GrantRules } from './grants.ts';
 import { KeyLocks, lockKey } from './key-locks.ts';
 
@@ -28,6 +32,7 @@ export class Invocations {
     private readonly pool: SandboxPool,
     private readonly gen: Generation,
     private readonly grants: GrantRules,
+    private readonly egress: Egress,
   ) {}
 
   /** Called after a commit that stored jobs (the job runner looks for due work). */
@@ -50,8 +55,14 @@ export class Invocations {
     const access = this.grants.runAccess(links);
     const invocationId = nanoid(12);
     let holder = 0;
+    let session: EgressSession | undefined;
+    const timeoutMs = this.gen.manifestOf(root.hash).limits.timeoutMs;
+    const egress = () => (session ??= this.egress.session(invocationId));
     try {
       for (let attempt = 0; ; attempt++) {
+        if (attempt > 0) session?.nextAttempt();
+        // Each run has its own deadline (as the worker would set it), which its requests share.
+        const deadline = Date.now() + timeoutMs;
         const result = await this.pool.run({
           root: root.hash,
           entry: 'default',
@@ -60,9 +71,10 @@ export class Invocations {
           generation,
           links,
           state: { mode: 'live' },
+          deadline,
           shared: access.shared,
           ...(opts.job ? { job: opts.job } : {}),
-        });
+        }, treeEgress(links, deadline, timeoutMs, egress));
         if (!result.ok) throw SubstrateError.fromWire(result.error);
         this.grants.checkTxn(access, result.txn);
         if (this.commitTxn(result.txn, holder) === 'ok') {

@@ -60,6 +60,8 @@ import { JobsApi } from './jobs.ts';
 import { Scheduler } from './schedules.ts';
 import { Secrets, secretsKeyFile } from './secrets.ts';
 import { EffectsApi } from './effects-api.ts';
+import { kernelEgress } from './egress-policy.ts';
+import type { Lookup } from './egress.ts';
 import { LogBuffer } from './log-buffer.ts';
 import { Preparation } from './prepare.ts';
 import { Queries } from './queries.ts';
@@ -83,6 +85,11 @@ export interface KernelOptions {
   now?: () => number;
   /** The secrets key file (default: env SUBSTRATE_SECRETS_KEY_FILE, else <data>/secrets.key). */
   secretsKeyFile?: string;
+  /** How the request performer resolves host names (default: the system resolver). Tests point
+   *  names at 127.0.0.1 with it; the address checks apply to what it returns. */
+  egressLookup?: Lookup;
+  /** CAs the request performer trusts instead of Node's defaults (a private CA, tests). */
+  egressCa?: string | Buffer | Array<string | Buffer>;
 }
 
 // Defined beside ProgressEvent in api.ts so gates.ts needs nothing from this file (no cycle).
@@ -121,7 +128,8 @@ export class Kernel {
     this.effects = new EffectsApi(store.effects, (name) => store.capability(name)?.ownerId);
     this.logs = new LogBuffer(opts.logBuffer ?? 10_000);
     this.queries = new Queries(store, this.gen);
-    this.invocations = new Invocations(store, pool, this.gen, this.grants);
+    const egress = kernelEgress({ gen: this.gen, grants: this.grants, secrets: this.secrets, effects: this.effects, lookup: opts.egressLookup, ca: opts.egressCa });
+    this.invocations = new Invocations(store, pool, this.gen, this.grants, egress);
     const prep = new Preparation(store, pool, this.gen, this.grants);
     this.pipeline = new CommitPipeline(store, pool, this.gen, this.grants, prep, this.events, {
       gateConcurrency: opts.gateConcurrency ?? 4,

@@ -48,6 +48,7 @@ export interface CapSpec {
   limits?: { timeoutMs?: number; memoryMb?: number };
   migrate?: string;
   extra?: string;
+  effects?: object;
 }
 
 /** The source of a capability module with its manifest in it. `body` is the default export's body,
@@ -63,6 +64,7 @@ export function cap(spec: CapSpec): string {
     ...(spec.shared ? { state: { shared: spec.shared } } : {}),
     ...(spec.limits ? { limits: spec.limits } : {}),
     ...(spec.tests ? { tests: spec.tests } : {}),
+    ...(spec.effects ? { effects: spec.effects } : {}),
   };
   return [
     `export const manifest = ${JSON.stringify(manifest)};`,
