@@ -2,21 +2,16 @@
 // final URL, errors, records), and TLS is verified against the URL's host name while the
 // connection goes to the address the kernel checked. Real local servers on 127.0.0.1.
 
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
 import https from 'node:https';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import type { EffectRecord } from '../capabilities/effects.ts';
 import { Egress } from '../kernel/egress.ts';
+import { selfSignedCertificate } from './tls-cert.ts';
 import { caller, closeServers, err, manifest, ok, req, startServer, tableLookup, TestPolicy, type TestServer } from './kernel.egress.helpers.ts';
 
 const VALUE = 's3cr3t/value+"x"';
-const dirs: string[] = [];
 afterAll(async () => {
   await closeServers();
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
 let policy: TestPolicy;
@@ -85,22 +80,11 @@ describe('egress: secrets', () => {
   });
 });
 
-function certificate(name: string): { key: string; cert: string } | null {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'egress-tls-'));
-  dirs.push(dir);
-  try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-days', '2', '-subj', `/CN=${name}`, '-addext', `subjectAltName=DNS:${name}`], { stdio: 'ignore' });
-  } catch {
-    return null;
-  }
-  return { key: fs.readFileSync(path.join(dir, 'key.pem'), 'utf8'), cert: fs.readFileSync(path.join(dir, 'cert.pem'), 'utf8') };
-}
+const pem = selfSignedCertificate('tls.test');
 
-const pem = certificate('tls.test');
-
-describe.skipIf(pem === null)('egress: TLS', () => {
+describe('egress: TLS', () => {
   it('verifies the certificate against the host name while connecting to the checked address', async () => {
-    const { key, cert } = pem as { key: string; cert: string };
+    const { key, cert } = pem;
     const tls = await startServer((_r, res) => res.end('secure'), { make: (l) => https.createServer({ key, cert }, l) });
     policy.manifests.set('h1', manifest({ http: [{ host: 'tls.test' }, { host: 'wrong.test' }] }));
     policy.grants = [{ id: 'g1', target: 'tls.test' }, { id: 'g2', target: 'wrong.test' }];
