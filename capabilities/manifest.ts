@@ -249,6 +249,7 @@ const manifestSchemaOf = (compileSchemas: boolean) => z.strictObject(
       .optional(),
     schedules: z.array(schedule, TYPE_ERROR('an array')).max(JOB_LIMITS.maxSchedules, `must have at most ${JOB_LIMITS.maxSchedules} schedules`).optional(),
     effects: effects.optional(),
+    record: z.boolean(TYPE_ERROR('a boolean')).optional(),
   },
   { error: 'expected an object' },
 );
@@ -325,6 +326,7 @@ export function parseManifest(raw: unknown, opts: { compileSchemas?: boolean } =
   // Added only when given: a manifest without them keeps the content hash it always had.
   if (m.retry !== undefined) manifest.retry = { attempts: m.retry.attempts, backoffMs: m.retry.backoffMs };
   if (m.effects !== undefined) manifest.effects = normalEffects(m.effects);
+  if (m.record !== undefined) manifest.record = m.record;
   if (m.schedules !== undefined) manifest.schedules = m.schedules.map((x) => ({ cron: x.cron, input: x.input, timezone: x.timezone, catchUp: x.catchUp, overlap: x.overlap }));
   return manifest;
 }

@@ -61,6 +61,8 @@ export interface Manifest {
   /** Cron schedules, active while this version is current (docs/jobs.md). */
   /** Egress this version may make (docs/effects.md); absent: none. */
   effects?: Effects;
+  /** False: the kernel keeps no records of this version's calls (docs/evaluation.md). */
+  record?: boolean;
   schedules?: Array<{ cron: string; input: Json; timezone: string; catchUp: 'latest' | 'none' | 'all'; overlap: 'skip' | 'allow' }>;
 }
 
