@@ -104,6 +104,12 @@ export function urlPort(url: URL): number {
   return url.protocol === 'https:' ? 443 : 80;
 }
 
+/** The canonical text of a destination: what grants and secrets store, so equal patterns compare equal. */
+export function formatDestination(d: Destination): string {
+  const host = d.ip && d.host.includes(':') ? `[${d.host}]` : `${d.wildcard ? '*.' : ''}${d.host}`;
+  return d.port === undefined ? host : `${host}:${d.port}`;
+}
+
 /** Whether `host` (normalized, see urlHost) and `port` fall within the destination. */
 export function matchesDestination(d: Destination, host: string, port: number): boolean {
   if (d.port !== undefined && d.port !== port) return false;

@@ -14,11 +14,11 @@ import { LRUCache } from 'lru-cache';
 import { nanoid } from 'nanoid';
 import { fail, RpcProtocolError, RPC_CODES } from '../capabilities/errors.ts';
 import { nameProblem } from '../capabilities/names.ts';
-import { destinationWithin, HTTP_METHODS, methodsWithin, parseDestination, type Destination } from '../capabilities/destinations.ts';
+import { destinationWithin, formatDestination, HTTP_METHODS, methodsWithin, parseDestination, type Destination } from '../capabilities/destinations.ts';
 import { LOCAL_OPERATOR, type Access, type Manifest, type Principal, type Role } from '../capabilities/types.ts';
 import type { StoreApi, GrantRow } from '../store/types.ts';
 import type { Links, SharedAccess, TxnRecord } from '../sandbox/protocol.ts';
-import { formatDestination } from './secrets.ts';
+import type { HttpGrant } from './egress-check.ts';
 import { ROLE_PRINCIPAL_PREFIX, type GrantAddParams, type GrantInfo, type GrantListParams, type GrantListResult, type GrantRevokeResult } from './api.ts';
 
 const ROLES: readonly Role[] = ['operator', 'agent', 'client'];
@@ -44,14 +44,9 @@ interface VersionView {
   manifest: Manifest;
 }
 
-/** One active http grant as the request performer matches it. */
-export interface HttpGrant {
-  id: string;
-  /** The destination pattern, canonical (as stored). */
-  target: string;
+/** One active http grant as the request performer matches it (egress-check.ts), parsed once. */
+export interface HeldHttpGrant extends HttpGrant {
   destination: Destination;
-  /** Upper-case; absent: all. */
-  methods?: string[];
 }
 
 /** Capabilities whose owner is kept in memory. */
@@ -64,7 +59,7 @@ export class GrantRules {
   /** A capability's owner never changes once its row exists. */
   private readonly owners = new LRUCache<string, Owner>({ max: MAX_CACHED_OWNERS });
   /** The http grants of each owner (id), valid for one epoch. */
-  private httpCache = new Map<string, HttpGrant[]>();
+  private httpCache = new Map<string, HeldHttpGrant[]>();
   private httpCacheEpoch = -1;
 
   constructor(
@@ -152,7 +147,7 @@ export class GrantRules {
   /** For the request performer, per request: the http grants of a capability's owner now, by the
    *  version hash (or name) of the capability whose code calls fetch, or by its owner. 'all' for an
    *  operator's capability; [] for one the store does not know. Revocations count at once. */
-  httpGrantsOf(of: string | Owner): 'all' | HttpGrant[] {
+  httpGrantsOf(of: string | Owner): 'all' | HeldHttpGrant[] {
     let owner: Owner | undefined;
     if (typeof of === 'string') {
       const name = of.startsWith('sha256:') ? this.versionOf(of)?.name : of;
@@ -163,14 +158,14 @@ export class GrantRules {
     return this.httpGrantsOfOwner(owner);
   }
 
-  private httpGrantsOfOwner(owner: Owner): HttpGrant[] {
+  private httpGrantsOfOwner(owner: Owner): HeldHttpGrant[] {
     if (this.httpCacheEpoch !== this.epoch) {
       this.httpCache = new Map();
       this.httpCacheEpoch = this.epoch;
     }
     const hit = this.httpCache.get(owner.id);
     if (hit) return hit;
-    const out: HttpGrant[] = [];
+    const out: HeldHttpGrant[] = [];
     for (const g of this.store.grants()) {
       if (g.kind !== 'http') continue;
       if (g.principal !== owner.id && (owner.role === undefined || g.principal !== ROLE_PRINCIPAL_PREFIX + owner.role)) continue;

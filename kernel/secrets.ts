@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fail } from '../capabilities/errors.ts';
 import { nameProblem } from '../capabilities/names.ts';
-import { parseDestination, type Destination } from '../capabilities/destinations.ts';
+import { formatDestination, parseDestination, type Destination } from '../capabilities/destinations.ts';
 import type { Principal } from '../capabilities/types.ts';
 import type { SecretRow, SecretTable } from '../store/secrets.ts';
 import type { SecretInfo, SecretsListResult, SecretsRemoveResult, SecretsSetParams, SecretsSetResult } from './api.ts';
@@ -61,12 +61,6 @@ export type SecretsKeySource = { file: string } | { key: Buffer };
 
 export function secretsKeyFile(dataDir: string, option?: string): string {
   return path.resolve(option ?? process.env[SECRETS_KEY_ENV] ?? path.join(dataDir, SECRETS_KEY_FILE));
-}
-
-/** The canonical text of a destination: what grants and secrets store, so equal patterns compare equal. */
-export function formatDestination(d: Destination): string {
-  const host = d.ip && d.host.includes(':') ? `[${d.host}]` : `${d.wildcard ? '*.' : ''}${d.host}`;
-  return d.port === undefined ? host : `${host}:${d.port}`;
 }
 
 export class Secrets {
