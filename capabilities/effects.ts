@@ -37,6 +37,9 @@ export function requestDeadline(callDeadline: number, timeoutMs: number): number
   return callDeadline - Math.min(REQUEST_DEADLINE_MARGIN_MS, Math.floor(timeoutMs / 10));
 }
 
+/** Response bytes (as base64 text) one call tree keeps for replay to its re-runs. */
+export const JOURNAL_BYTES_PER_TREE = 32 * 1024 * 1024;
+
 /** Redirects the kernel follows for one request, each hop checked again. */
 export const MAX_REDIRECTS = 5;
 

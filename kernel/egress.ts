@@ -40,7 +40,7 @@
 import dns from 'node:dns';
 import { createHash } from 'node:crypto';
 import { nanoid } from 'nanoid';
-import { effectLimits, MAX_REDIRECTS, type EffectLimits, type EffectRecord, type EgressCaller, type EgressRequest, type EgressResponse, type EgressResult } from '../capabilities/effects.ts';
+import { effectLimits, JOURNAL_BYTES_PER_TREE, MAX_REDIRECTS, type EffectLimits, type EffectRecord, type EgressCaller, type EgressRequest, type EgressResponse, type EgressResult } from '../capabilities/effects.ts';
 import { fail, SubstrateError } from '../capabilities/errors.ts';
 import type { Manifest } from '../capabilities/types.ts';
 import { abortable, authorize, MAX_URL_LENGTH, normalMethod, parseTarget, resolveChecked, type EgressOwner, type HttpGrant, type Lookup } from './egress-check.ts';
@@ -121,6 +121,8 @@ export class EgressSession implements EffectPerformer {
   private readonly lookup: Lookup;
   private readonly now: () => number;
   private requests = 0;
+  /** Base64 bytes of the responses kept for re-runs (JOURNAL_BYTES_PER_TREE). */
+  private kept = 0;
   private inFlight = 0;
   private readonly waiting: Array<() => void> = [];
 
@@ -309,6 +311,11 @@ export class EgressSession implements EffectPerformer {
 
   /** Remembers a live response under its request's identity, past what this attempt replayed. */
   private remember(key: string, response: EgressResponse): void {
+    // A tree may fetch up to 50 × 8 MiB; what it keeps for its re-runs is bounded apart from that,
+    // so many concurrent trees cannot hold the kernel's memory. Past the budget a re-run makes the
+    // request again (docs/effects.md, "What it cannot").
+    this.kept += response.body.length;
+    if (this.kept > JOURNAL_BYTES_PER_TREE) return;
     const entry = this.journal.get(key) ?? { responses: [], next: 0 };
     entry.responses.push(response);
     entry.next = entry.responses.length;
