@@ -233,23 +233,29 @@ describe('typed errors', () => {
   });
 
   it('too many in flight: OVERLOADED { what: requests in flight }; answered ones free their place', async () => {
-    const h = fetcher('fetch.inflight', `export default async () => {
+    const h = fetcher('fetch.inflight', `export default async (input) => {
       const settle = (p) => p.then((r) => r.text(), (e) => (${CATCH})(e));
-      const first = await Promise.all([0, 1, 2].map((i) => settle(fetch('https://api.test/' + i))));
-      const later = await settle(fetch('https://api.test/later'));
-      return [first, later];
+      if (input.sequential) {
+        const out = [];
+        for (let i = 0; i < 4; i++) out.push(await settle(fetch('https://api.test/s' + i)));
+        return out;
+      }
+      // Two held by the hook until this run is over: the third finds both places taken.
+      fetch('https://api.test/held0'); fetch('https://api.test/held1');
+      return settle(fetch('https://api.test/third'));
     };`, { http: [{ host: '*' }], limits: { inFlight: 2 } });
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const { hooks, seen } = recorder(async ({ request }) => {
-      if (seen.length === 2) release();
-      await gate;
+      if (request.url.includes('held')) await gate;
       return response(request.url, 'done');
     });
-    const [first, later] = output(await pool.run(spec(h, null), hooks)) as [unknown[], unknown];
-    expect(first.slice(0, 2)).toEqual(['done', 'done']);
-    expect(first[2]).toMatchObject({ type: 'OVERLOADED', data: { what: 'requests in flight', limit: 2 } });
-    expect(later).toBe('done');
+    expect(output(await pool.run(spec(h, { sequential: false }), hooks))).toMatchObject({
+      type: 'OVERLOADED', data: { what: 'requests in flight', limit: 2, url: 'https://api.test/third' },
+    });
+    release();
+    expect(seen.map((s) => s.request.url)).toEqual(['https://api.test/held0', 'https://api.test/held1']);
+    expect(output(await pool.run(spec(h, { sequential: true }), hooks))).toEqual(['done', 'done', 'done', 'done']);
   });
 
   it('a request body over the limit: PAYLOAD_TOO_LARGE, from the manifest\'s limit and from the kernel\'s', async () => {
