@@ -62,6 +62,9 @@ export interface TestCase {
   sharedState?: { [namespace: string]: { [key: string]: Json } };
   /** The jobs the call must enqueue, in order (`input` compared when given). Nothing is stored. */
   expectJobs?: Array<{ name: string; input?: Json }>;
+  /** Responses to the test's requests: gates never reach the network, and a request no fixture
+   *  matches fails the test. */
+  http?: HttpFixture[];
 }
 
 /** A cron schedule (docs/jobs.md): while the version is current, each occurrence becomes one job
@@ -108,6 +111,25 @@ export interface Manifest {
   retry?: { attempts?: number; backoffMs?: number };
   /** At most 10. */
   schedules?: Schedule[];
+  /** What `fetch` may reach (docs/effects.md): each entry must lie within a grant of the owner. */
+  effects?: {
+    /** A destination (`host`, `host:port`, `*.host`, an IP literal) or one with the methods it
+     *  allows (absent: all) and the secrets the kernel adds to requests to it. At most 64. */
+    http?: Array<string | { host: string; methods?: string[]; secrets?: string[] }>;
+    /** Lower than the kernel's: 50 requests per call tree, 6 in flight, request body 1 MiB,
+     *  response body 8 MiB. */
+    limits?: { requests?: number; inFlight?: number; requestBodyBytes?: number; responseBodyBytes?: number };
+  };
+  /** False: the kernel keeps no records of this version's calls (no replay of them). */
+  record?: boolean;
+}
+
+/** A response a gate test's request gets instead of the network (docs/effects.md). */
+export interface HttpFixture {
+  /** `method` absent: any; `url` compared exactly after URL normalization. */
+  request: { method?: string; url: string };
+  /** `body`: a string as it is, any other JSON value as its JSON text. Status default 200. */
+  response?: { status?: number; headers?: { [name: string]: string }; body?: Json };
 }
 
 /** `ctx.invocation`: which call this is. */
