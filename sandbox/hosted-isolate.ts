@@ -445,8 +445,11 @@ export class HostedIsolate implements WatchedIsolate {
   private setTimer(id: unknown, delay: unknown): void {
     if (typeof id !== 'number' || this.dead || this.calls.size === 0 || this.timers.size >= MAX_PENDING_TIMERS) return;
     const left = this.latestDeadline() - Date.now();
-    if (left <= 0) return;
-    const ms = Math.max(0, Math.min(typeof delay === 'number' && delay > 0 ? delay : 0, left));
+    const wanted = typeof delay === 'number' && delay > 0 ? delay : 0;
+    // A timer due at or after every call's deadline can never fire in time: not scheduling it
+    // keeps it from racing the deadline (it fired first now and then, and the call succeeded).
+    if (left <= 0 || wanted >= left) return;
+    const ms = wanted;
     this.timers.set(
       id,
       setTimeout(() => {
