@@ -97,6 +97,22 @@ export class Auth {
   }
 }
 
+/** The subprotocol a WebSocket client names to speak this protocol; the only one the server
+ *  answers with (so a token offered beside it is never echoed back). */
+export const WS_PROTOCOL = 'substrate.v1';
+/** Prefix of the subprotocol that carries a token from a browser, which cannot set Authorization
+ *  on a WebSocket handshake: `substrate.token.<token>` (docs/protocol.md, "Browser authentication"). */
+export const WS_TOKEN_PREFIX = 'substrate.token.';
+
+/** What `Sec-WebSocket-Protocol` offers: whether it names WS_PROTOCOL, and the token it carries
+ *  (the first `substrate.token.` entry). */
+export function protocolOffer(header: string | string[] | undefined): { speaks: boolean; token: string | undefined } {
+  const entries = (Array.isArray(header) ? header.join(',') : (header ?? '')).split(',').map((e) => e.trim()).filter(Boolean);
+  const carried = entries.find((e) => e.startsWith(WS_TOKEN_PREFIX));
+  const token = carried?.slice(WS_TOKEN_PREFIX.length);
+  return { speaks: entries.includes(WS_PROTOCOL), token: token ? token : undefined };
+}
+
 export function bearer(header: string | undefined): string | undefined {
   if (!header) return undefined;
   const m = /^Bearer\s+(.+)$/i.exec(header.trim());

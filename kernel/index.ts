@@ -16,9 +16,10 @@ import { createMcpEndpoint } from './mcp-backend.ts';
 import { normalizeOrigin } from './http-origin.ts';
 import { DATA_FILE_MODE, STATE_FILE, assertDataDirFree, lockDataDir } from './data-dir.ts';
 import { answerHealth } from './health.ts';
+import { consoleHandler } from './console-routes.ts';
 import { StartError } from './start-error.ts';
 
-export interface StartOptions extends Omit<KernelOptions, 'dataDir'>, Partial<Omit<ServerOptions, 'host' | 'port' | 'routes'>> {
+export interface StartOptions extends Omit<KernelOptions, 'dataDir'>, Partial<Omit<ServerOptions, 'host' | 'port' | 'routes' | 'console'>> {
   dataDir: string;
   port?: number;
   host?: string;
@@ -26,6 +27,8 @@ export interface StartOptions extends Omit<KernelOptions, 'dataDir'>, Partial<Om
   example?: boolean;
   /** Serve MCP on /mcp (default true). */
   mcp?: boolean;
+  /** Serve the web console (console/dist) on `/` (default true; `substrate start --no-console`). */
+  console?: boolean;
 }
 
 export interface RunningKernel {
@@ -91,7 +94,8 @@ export async function startKernel(opts: StartOptions): Promise<RunningKernel> {
   // Ready while the store is open and the pool has a worker that can take a call.
   const ready = (): boolean => serving && openKernel.pool.stats().workers.some((w) => w.ready && !w.retiring);
   httpServer.off('request', starting);
-  const server = new Server(rpc, auth, { ...opts, host, port, routes, httpServer, ready });
+  const consoleFiles = opts.console === false ? undefined : consoleHandler();
+  const server = new Server(rpc, auth, { ...opts, host, port, routes, httpServer, ready, console: consoleFiles });
   const addr = await server.listen();
   if (opts.example && kernel.info().capabilities === 0) {
     await registerExamples(kernel);

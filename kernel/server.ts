@@ -12,10 +12,11 @@ import { RpcProtocolError, RPC_CODES, SubstrateError, asSubstrateError } from '.
 import { MAX_MESSAGE_DEPTH, jsonValueDepth, textMayExceed, tooDeep } from '../capabilities/json-limits.ts';
 import type { Principal } from '../capabilities/types.ts';
 import { CLOSE_UNAUTHORIZED, type EventType, type KernelEvent } from './api.ts';
-import { bearer, type Auth } from './auth.ts';
+import { WS_PROTOCOL, bearer, protocolOffer, type Auth } from './auth.ts';
 import { OriginPolicy, corsHeaders, isPreflight, normalizeOrigin, preflightHeaders, refusalBody } from './http-origin.ts';
 import { LogAccess } from './log-access.ts';
 import { answerHealth } from './health.ts';
+import type { ConsoleHandler } from './console-routes.ts';
 import type { Rpc } from './rpc.ts';
 
 export interface ServerOptions {
@@ -42,6 +43,8 @@ export interface ServerOptions {
   /** An HTTP server already listening (startKernel binds the port before it opens the store, so a
    *  busy port creates nothing); made and bound by listen() when absent. */
   httpServer?: http.Server;
+  /** The web console's static files on `/` (kernel/console-routes.ts); none: `GET /` answers 426. */
+  console?: ConsoleHandler;
   /** GET /readyz answers 200 while this says true (kernel/health.ts); default: while not closing. */
   ready?: () => boolean;
 }
@@ -84,7 +87,7 @@ export class Server {
   private readonly http: http.Server;
   private readonly wss: WebSocketServer;
   private readonly connections = new Set<Connection>();
-  private readonly opts: Required<Omit<ServerOptions, 'routes' | 'allowedOrigins' | 'httpServer' | 'ready'>> & Pick<ServerOptions, 'routes'>;
+  private readonly opts: Required<Omit<ServerOptions, 'routes' | 'allowedOrigins' | 'httpServer' | 'ready' | 'console'>> & Pick<ServerOptions, 'routes' | 'console'>;
   /** Origins allowed beyond the kernel's own, checked when the server is made. */
   private readonly allowedOrigins: string[];
   /** Set once listening, when the port (part of the kernel's own origins) is known. */
@@ -127,7 +130,13 @@ export class Server {
         res.destroy();
       }),
     );
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: this.opts.maxMessageBytes, perMessageDeflate: false });
+    // The only subprotocol ever answered is WS_PROTOCOL: a token offered beside it is not echoed.
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: this.opts.maxMessageBytes,
+      perMessageDeflate: false,
+      handleProtocols: (offered) => (offered.has(WS_PROTOCOL) ? WS_PROTOCOL : false),
+    });
     this.http.on('upgrade', (req, socket, head) => {
       if (this.closing || pathOf(req.url) !== '/') {
         socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
@@ -140,10 +149,19 @@ export class Server {
         socket.end(`HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
         return;
       }
-      const token = bearer(req.headers.authorization);
+      // Browsers cannot set Authorization on a WebSocket: they offer the token as a subprotocol
+      // (auth.ts protocolOffer), after the Origin check above, which keeps other sites out.
+      const offer = protocolOffer(req.headers['sec-websocket-protocol']);
+      const headerToken = bearer(req.headers.authorization);
+      const token = headerToken ?? offer.token;
       const principal = this.auth.verify(token);
-      if (!principal) {
-        const body = JSON.stringify({ error: { type: 'UNAUTHORIZED', message: token ? 'the bearer token is unknown or revoked' : 'an Authorization: Bearer <token> header is required' } });
+      if (!principal || (!headerToken && !offer.speaks)) {
+        const message = !token
+          ? 'an Authorization: Bearer <token> header (or, from a browser, the subprotocols substrate.v1 and substrate.token.<token>) is required'
+          : !principal
+            ? `the ${headerToken ? 'bearer' : 'subprotocol'} token is unknown or revoked`
+            : `a token sent as a subprotocol needs the subprotocol ${WS_PROTOCOL} offered beside it`;
+        const body = JSON.stringify({ error: { type: 'UNAUTHORIZED', message } });
         socket.end(`HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
         return;
       }
@@ -197,6 +215,16 @@ export class Server {
     const pathname = pathOf(req.url);
     if (answerHealth(pathname, req, res, () => !this.closing && this.ready())) return;
     const route = this.opts.routes?.get(pathname);
+    if (!route && this.opts.console) {
+      // The Host check keeps a rebinding page from reading even these public files as its own.
+      const refused = this.origins?.check(req.headers);
+      if (refused) {
+        res.writeHead(refused.status, { 'content-type': 'application/json' });
+        res.end(refusalBody(refused));
+        return;
+      }
+      if (this.opts.console(req, res, pathname)) return;
+    }
     if (!route) {
       res.writeHead(pathname === '/' ? 426 : 404, { 'content-type': 'text/plain' });
       res.end(pathname === '/' ? 'Substrate speaks JSON-RPC over WebSocket here.\n' : 'not found\n');

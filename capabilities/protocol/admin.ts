@@ -9,6 +9,9 @@ export const kernelInfo = z.object({
   generation,
   uptimeMs: z.number(),
   capabilities: z.number().int().meta({ description: 'How many capabilities have a current version' }),
+  /** Who is calling: a page (the web console) offers only what this role may do. Always sent over
+   *  the protocol; optional in the type because Kernel.info() (no caller) shares it. */
+  principal: z.object({ id: z.string(), name: z.string(), role }).optional().meta({ description: 'The caller: its token id, name and role (always present over the protocol)' }),
 });
 
 export const tokenCreateParams = z.strictObject({ role, name: z.string().min(1).max(128) });

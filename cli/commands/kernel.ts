@@ -46,6 +46,7 @@ export function addKernelCommands(program: Command, ctx: Ctx): void {
     .option('--host <host>', 'address to bind (beyond loopback, tokens still protect every call)', DEFAULT_HOST)
     .option('-w, --workers <n>', 'sandbox worker processes (default: one per CPU)', positiveInt)
     .option('--example', 'register the example graph when the store is empty')
+    .option('--no-console', 'do not serve the web console on http://HOST:PORT/ (docs/console.md)')
     .option('--secrets-key-file <file>', 'the key secrets are encrypted with (env SUBSTRATE_SECRETS_KEY_FILE; default <data>/secrets.key, created with the first secret)')
     .option(
       '--allow-origin <origin>',
@@ -60,7 +61,7 @@ export function addKernelCommands(program: Command, ctx: Ctx): void {
     'substrate start --host 0.0.0.0 --workers 4',
     'substrate start --allow-origin http://localhost:5173',
   ]);
-  start.action(async (opts: { port: number; host: string; workers?: number; example?: boolean; allowOrigin: string[]; secretsKeyFile?: string }) => {
+  start.action(async (opts: { port: number; host: string; workers?: number; example?: boolean; allowOrigin: string[]; secretsKeyFile?: string; console: boolean }) => {
     let envOrigins: string[];
     try {
       envOrigins = parseOriginList(ctx.env.SUBSTRATE_ALLOWED_ORIGINS);
@@ -78,6 +79,7 @@ export function addKernelCommands(program: Command, ctx: Ctx): void {
       host: opts.host,
       ...(opts.workers ? { workers: opts.workers } : {}),
       ...(opts.example ? { example: true } : {}),
+      ...(opts.console === false ? { console: false } : {}),
       ...(allowedOrigins.length ? { allowedOrigins } : {}),
       ...(keyFile ? { secretsKeyFile: path.resolve(keyFile) } : {}),
     });
@@ -92,6 +94,7 @@ export function addKernelCommands(program: Command, ctx: Ctx): void {
         keyValues(
           [
             ['data', dataDir],
+            ...(opts.console === false ? [] : ([['console', running.url.replace(/^ws/, 'http')]] as [string, string][])),
             ['operator token', `${running.tokenFile} ${s.dim('(mode 0600; the CLI finds it through --data)')}`],
           ],
           { style: s },
