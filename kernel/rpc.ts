@@ -39,7 +39,7 @@ function method<M extends MethodName>(
 }
 
 export const METHODS: Record<MethodName, MethodSpec> = {
-  'kernel/info': method('kernel/info', (k) => k.info()),
+  'kernel/info': method('kernel/info', (k, ctx) => ({ ...k.info(), principal: { id: ctx.principal.id, name: ctx.principal.name, role: ctx.principal.role } })),
   'capabilities/register': method('capabilities/register', (k, ctx, p) => k.register(ctx.principal, p, ctx.progress)),
   'capabilities/apply': method('capabilities/apply', (k, ctx, p) => k.apply(ctx.principal, p, ctx.progress)),
   'capabilities/rollback': method('capabilities/rollback', (k, ctx, p) => k.rollback(ctx.principal, p, ctx.progress)),
