@@ -36,7 +36,8 @@ export type ErrorType =
   | 'OVERLOADED'
   | 'SANDBOX_CRASHED'
   | 'EFFECT_FORBIDDEN'
-  | 'EFFECT_FAILED';
+  | 'EFFECT_FAILED'
+  | 'ROLLOUT_ACTIVE';
 
 /** What a rejected ctx operation throws inside the sandbox (an Error named `SubstrateError`).
  *  Rethrown unchanged, it fails the call with the same type and data; anything else a capability

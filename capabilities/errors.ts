@@ -44,6 +44,7 @@ export const ERROR_TYPES = [
   'SANDBOX_CRASHED',
   'EFFECT_FORBIDDEN',
   'EFFECT_FAILED',
+  'ROLLOUT_ACTIVE',
 ] as const;
 
 export type ErrorType = (typeof ERROR_TYPES)[number];

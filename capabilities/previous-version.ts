@@ -4,7 +4,7 @@
 
 /** The fields of a journal change summary this rule reads (kernel/api.ts ChangeSummary). */
 export interface JournalChange {
-  op: 'register' | 'activate' | 'remove';
+  op: 'register' | 'activate' | 'remove' | 'rollout';
   name: string;
   version: string | null;
   previous: string | null;

@@ -19,6 +19,8 @@ import type { TxnRecord } from '../capabilities/run-types.ts';
 import type { Json, Principal, VersionRecord } from '../capabilities/types.ts';
 import { KERNEL_LIMITS } from '../capabilities/types.ts';
 import type { StoreApi } from '../store/types.ts';
+import type { RolloutRow } from '../store/rollouts.ts';
+import { splitOf } from '../store/rollouts.ts';
 import type { SandboxPool } from '../sandbox/pool.ts';
 import { checkTxnRows } from '../sandbox/transaction.ts';
 import type { COMMIT_EVENT_TYPES } from '../capabilities/protocol/constants.ts';
@@ -61,6 +63,10 @@ export class CommitPipeline {
     private readonly events: EventEmitter,
     private readonly opts: PipelineOptions,
   ) {}
+
+  /** Set by the rollout controller (rollouts.ts): throws ROLLOUT_ACTIVE for a name whose current
+   *  version a rollout is changing. Checked before the gates and again under the lock. */
+  guard: (names: readonly string[]) => void = () => undefined;
 
   async register(principal: Principal, params: RegisterParams, onProgress?: ProgressFn): Promise<RegisterResult> {
     const change: ChangeParams = { op: 'register', source: params.source, manifest: params.manifest, language: params.language, activate: params.activate };
@@ -138,6 +144,9 @@ export class CommitPipeline {
     onProgress: ProgressFn | undefined,
     rollback = false,
   ): Promise<ApplyResult> {
+    // Changes that would move a current pointer (an upload without activate moves none).
+    const moving = planned.filter((c) => c.op !== 'register' || c.activate).map((c) => (c.op === 'register' ? c.version.name : c.name));
+    if (!dryRun) this.guard(moving);
     // Not stored yet (another changeset in flight may have prepared the same version: each holds it).
     const fresh = [...new Map(prepared.filter((p) => !this.store.getVersion(p.record.hash)).map((p) => [p.record.hash, p.record])).values()];
     this.gen.hold(fresh);
@@ -173,6 +182,7 @@ export class CommitPipeline {
         throwIfGatesFailed(run.results, run.overBudget, budget.ms);
         const committed = await this.serialize(async (): Promise<ApplyResult | null> => {
           const before = this.gen.graph;
+          this.guard(moving);
           let plan = plan0;
           let gates = run.results;
           if (before !== gated) {
@@ -222,6 +232,42 @@ export class CommitPipeline {
     } finally {
       this.gen.release(fresh);
     }
+  }
+
+  /** A rollout's own commit (kernel/rollouts.ts), under the lock: a step, its promotion (`planned`:
+   *  the activate of the canary, gated by the caller on `gatedOn`) or its abort, as one journaled
+   *  generation with the rollout's row (`row` of the new generation); the new traffic split is
+   *  what the stored running rollouts say after it. 'stale' when the graph changed since `gatedOn`
+   *  (the caller gates again). No migrations: a rollout never has any. */
+  commitRollout(input: {
+    principal: Principal;
+    changes: ChangeSummary[];
+    gates: GateResult[];
+    row: (generation: number) => RolloutRow;
+    planned?: PlannedChange[];
+    gatedOn?: Graph;
+  }): Promise<number | 'stale'> {
+    return this.serialize(async () => {
+      const before = this.gen.graph;
+      if (input.gatedOn && input.gatedOn !== before) return 'stale';
+      const plan = input.planned ? planChangeset(before, input.planned) : undefined;
+      const generation = this.store.commit({
+        principal: input.principal,
+        newVersions: [],
+        setCurrent: plan?.setCurrent ?? [],
+        bumpGeneration: true,
+        changes: input.changes,
+        gates: input.gates,
+        // Commits are serialized here, so the generation it gets is the next one.
+        rollout: input.row(this.store.generation() + 1),
+      });
+      if (generation === 'conflict') throw fail('STATE_CONFLICT', 'a rollout commit without state cannot conflict', {});
+      const retired = this.gen.install(plan?.candidate ?? before, generation, splitOf(this.store.rollouts.running()));
+      if (retired.length) this.pool.retire(retired);
+      if (plan) this.announce(input.principal, input.changes, generation, false);
+      else this.events.emit('commit', { generation });
+      return generation;
+    });
   }
 
   /** Runs `migrate` of every version that becomes current, on live state, against the candidate

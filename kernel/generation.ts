@@ -5,12 +5,15 @@
 //
 // Invariant: `graph` and `generation` change together, only in install(), which runs under the
 // commit lock after the store committed; the links cache belongs to one graph and is replaced
-// with it, so a cached Links never outlives the generation it was computed on.
+// with it, so a cached Links never outlives the generation it was computed on. A generation may
+// also carry a rollout split (canaries by name, capabilities/rollout-resolution.ts), installed
+// with it: pin() draws one graph per root invocation from the split.
 
 import { LRUCache } from 'lru-cache';
 import { fail } from '../capabilities/errors.ts';
 import { Graph, type GraphVersion } from '../capabilities/graph.ts';
 import type { Links } from '../capabilities/run-types.ts';
+import { canaryGraph, drawCanaries, liveHashes, type Split } from '../capabilities/rollout-resolution.ts';
 import { assertName } from '../capabilities/names.ts';
 import type { Manifest, VersionRecord } from '../capabilities/types.ts';
 import type { StoreApi } from '../store/types.ts';
@@ -30,10 +33,33 @@ export class Generation {
   /** Changesets in flight holding each pending version (gates run concurrently, outside the lock). */
   private readonly pendingRefs = new Map<string, number>();
   private readonly payloads = new LRUCache<string, VersionPayload>({ max: MAX_CACHED_PAYLOADS });
+  /** The canaries of active rollouts and, per drawn combination, the graph a root resolves on. */
+  private splitNow: Split;
+  private variants = new Map<string, Graph>();
 
   constructor(private readonly store: StoreApi) {
     this.number = store.generation();
     this.current = buildGraph(store);
+    this.splitNow = store.rollouts.split();
+  }
+
+  get split(): Split {
+    return this.splitNow;
+  }
+
+  /** The graph one root invocation resolves its whole tree on, with the generation: the current
+   *  graph, or (while rollouts run) the current graph with the canaries it drew made current. */
+  pin(): { graph: Graph; generation: number } {
+    const generation = this.number;
+    if (this.splitNow.size === 0) return { graph: this.current, generation };
+    const { key, canaries } = drawCanaries(this.splitNow);
+    if (key === '') return { graph: this.current, generation };
+    let g = this.variants.get(key);
+    if (!g) {
+      g = canaryGraph(this.current, canaries);
+      this.variants.set(key, g);
+    }
+    return { graph: g, generation };
   }
 
   get graph(): Graph {
@@ -44,23 +70,29 @@ export class Generation {
     return this.number;
   }
 
-  /** Makes `graph` current as `generation`; returns the hashes no longer in it (to retire). */
-  install(graph: Graph, generation: number): string[] {
-    const before = this.current;
+  /** Makes `graph` current as `generation` (with `split`, else the split stays as it is); returns
+   *  the hashes no longer live in it (to retire). */
+  install(graph: Graph, generation: number, split?: Split): string[] {
+    const before = liveHashes(this.current, this.splitNow);
     this.current = graph;
     this.number = generation;
+    if (split) this.splitNow = split;
     this.links = new LRUCache<string, Links>({ max: MAX_CACHED_LINKS });
-    const live = new Set(graph.nodes().map((n) => n.hash));
-    return before.nodes().map((n) => n.hash).filter((h) => !live.has(h));
+    this.variants = new Map();
+    const live = liveHashes(graph, this.splitNow);
+    return [...before].filter((h) => !live.has(h));
   }
 
-  /** Links of `hash` in `graph`: cached when `graph` is the current one. */
+  /** Links of `hash` in `graph`: cached when `graph` is the current one or one of its canary
+   *  variants (keyed by the graph too: a variant resolves differently). */
   linksFor(graph: Graph, hash: string): Links {
-    if (graph !== this.current) return graph.links(hash);
-    let l = this.links.get(hash);
+    const variant = graph === this.current ? '' : [...this.variants].find(([, g]) => g === graph)?.[0];
+    if (variant === undefined) return graph.links(hash);
+    const key = variant === '' ? hash : `${variant}\u0000${hash}`;
+    let l = this.links.get(key);
     if (!l) {
       l = graph.links(hash);
-      this.links.set(hash, l);
+      this.links.set(key, l);
     }
     return l;
   }

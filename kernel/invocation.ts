@@ -38,12 +38,15 @@ export class Invocations {
   /** Called after a commit that stored jobs (the job runner looks for due work). */
   onJobs: () => void = () => undefined;
 
+  /** Told the outcome of every root call (the rollout controller's samples, rollout-samples.ts). */
+  observe: (hash: string, ok: boolean, durationMs: number, errorType?: string) => void = () => undefined;
+
   async invoke(params: InvokeParams, opts: { job?: JobInfo } = {}): Promise<InvokeResult> {
     const started = performance.now();
     // Pin the generation: the graph object is immutable, so everything below resolves against
-    // the generation current at this instant, whatever commits meanwhile.
-    const graph = this.gen.graph;
-    const generation = this.gen.generation;
+    // the generation current at this instant, whatever commits meanwhile. While a rollout runs,
+    // pin() draws this root's canaries: the whole tree resolves on the one graph drawn.
+    const { graph, generation } = this.gen.pin();
     const root = params.version !== undefined ? graph.find(params.name, params.version) : graph.current(params.name);
     if (!root) {
       if (params.version !== undefined) {
@@ -58,6 +61,7 @@ export class Invocations {
     let session: EgressSession | undefined;
     const timeoutMs = this.gen.manifestOf(root.hash).limits.timeoutMs;
     const egress = () => (session ??= this.egress.session(invocationId));
+    let failure: string | undefined = 'UNKNOWN';
     try {
       for (let attempt = 0; ; attempt++) {
         if (attempt > 0) session?.nextAttempt();
@@ -78,6 +82,7 @@ export class Invocations {
         if (!result.ok) throw SubstrateError.fromWire(result.error);
         this.grants.checkTxn(access, result.txn);
         if (this.commitTxn(result.txn, holder) === 'ok') {
+          failure = undefined;
           if (result.txn.jobs?.length) this.onJobs();
           return {
             output: result.output,
@@ -99,8 +104,12 @@ export class Invocations {
         holder ||= this.locks.newHolder();
         await this.locks.acquire(footprint(result.txn), holder);
       }
+    } catch (e) {
+      failure = e instanceof SubstrateError ? e.type : 'UNKNOWN';
+      throw e;
     } finally {
       if (holder) this.locks.release(holder);
+      this.observe(root.hash, failure === undefined, performance.now() - started, failure);
     }
   }
 

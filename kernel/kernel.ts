@@ -10,7 +10,9 @@
 //   log-buffer.ts       recent capability logs;
 //   grants.ts           shared namespaces: owners, grants, what a call may open; http grants;
 //   secrets.ts, effects-api.ts
-//                       secrets (encrypted, resolved for requests) and the effect journal.
+//                       secrets (encrypted, resolved for requests) and the effect journal;
+//   rollouts.ts, rollout-samples.ts
+//                       canary rollouts: steps as generations, verdicts, promote or abort.
 // All writes to the store happen in this process; all capability code runs in the sandbox pool.
 
 import { EventEmitter } from 'node:events';
@@ -65,6 +67,8 @@ import type { Lookup } from './egress.ts';
 import { LogBuffer } from './log-buffer.ts';
 import { Preparation } from './prepare.ts';
 import { Queries } from './queries.ts';
+import { Rollouts } from './rollouts.ts';
+import { RolloutSamples } from './rollout-samples.ts';
 import { KERNEL_VERSION } from './version.ts';
 
 export interface KernelOptions {
@@ -112,6 +116,8 @@ export class Kernel {
   readonly secrets: Secrets;
   /** The effect journal: record() per request, effects/list (kernel/effects-api.ts). */
   readonly effects: EffectsApi;
+  /** capabilities/rollout, rollouts/* (kernel/rollouts.ts). */
+  readonly rollouts: Rollouts;
   private readonly runner: JobRunner;
   private readonly scheduler: Scheduler;
   private readonly startedAt = Date.now();
@@ -136,6 +142,10 @@ export class Kernel {
       gateBudgetMs: opts.gateBudgetMs ?? MAX_GATE_MS_PER_CHANGESET,
     });
     const now = opts.now ?? Date.now;
+    // The verdicts' windows: the rollout samples until kernel.metrics (kernel/metrics.ts) is wired.
+    const samples = new RolloutSamples();
+    this.invocations.observe = (hash, ok, ms, type) => samples.observe(hash, ok, ms, type);
+    this.rollouts = new Rollouts({ store, gen: this.gen, pipeline: this.pipeline, prep, events: this.events, samples, windows: samples });
     this.runner = new JobRunner(store, this.invocations, this.gen, this.events, { concurrency: Math.max(1, opts.jobConcurrency ?? 2), now });
     this.invocations.onJobs = () => this.runner.poke();
     this.scheduler = new Scheduler(store, this.gen, now, () => this.runner.poke());
@@ -177,12 +187,15 @@ export class Kernel {
     }
     kernel.runner.start();
     kernel.scheduler.start();
+    // The split of the stored generation is live already (generation.ts): its controller too.
+    kernel.rollouts.resume();
     return kernel;
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.rollouts.stop();
     this.scheduler.stop();
     this.runner.stop();
     await this.pool.close();

@@ -90,6 +90,11 @@ export const METHODS: Record<MethodName, MethodSpec> = {
   'secrets/remove': method('secrets/remove', (k, _c, p) => k.secrets.remove(p.name)),
   // Agents read the records of the capabilities they own (kernel/effects-api.ts).
   'effects/list': method('effects/list', (k, ctx, p) => k.effects.list(ctx.principal, p ?? {})),
+  // Owners and operators (the controller checks ownership); anyone may read.
+  'capabilities/rollout': method('capabilities/rollout', (k, ctx, p) => k.rollouts.start(ctx.principal, p)),
+  'rollouts/get': method('rollouts/get', (k, _c, p) => k.rollouts.get(p?.name)),
+  'rollouts/abort': method('rollouts/abort', (k, ctx, p) => k.rollouts.abort(ctx.principal, p.name)),
+  'rollouts/promote': method('rollouts/promote', (k, ctx, p) => k.rollouts.promote(ctx.principal, p.name)),
   'kernel/backup': method('kernel/backup', (k, _c, p) => k.backup(p.file)),
 };
 

@@ -24,6 +24,7 @@ import { GrantTable } from './grants.ts';
 import { JobTable } from './jobs.ts';
 import { SecretTable } from './secrets.ts';
 import { EffectTable } from './effects.ts';
+import { RolloutTable } from './rollouts.ts';
 import type { CapabilityRow, CommitInput, GrantKind, GrantRow, JournalEntry, NamespaceOwnerRow, StoreApi, TokenRow, VersionMeta } from './types.ts';
 
 export { openReadOnlyState, type ReadOnlyState } from './state.ts';
@@ -99,6 +100,7 @@ export class Store implements StoreApi {
   /** Secrets as ciphertext (store/secrets.ts) and the effect journal (store/effects.ts). */
   readonly secrets: SecretTable;
   readonly effects: EffectTable;
+  readonly rollouts: RolloutTable;
   private gen: number;
 
   private readonly s: {
@@ -129,6 +131,7 @@ export class Store implements StoreApi {
     this.jobs = new JobTable(db);
     this.secrets = new SecretTable(db);
     this.effects = new EffectTable(db);
+    this.rollouts = new RolloutTable(db);
     this.gen = Number(db.prepare<[], string>("SELECT value FROM meta WHERE key = 'generation'").pluck().get() ?? 0);
 
     this.s = {
@@ -213,6 +216,7 @@ export class Store implements StoreApi {
       );
       if (input.state) this.stateWriter.apply(input.state);
       if (input.state?.jobs?.length) this.jobs.insert(input.state.jobs, now);
+      if (input.rollout) this.rollouts.put(input.rollout);
       return generation;
     });
   }

@@ -7,6 +7,7 @@ import type { TxnRecord } from '../capabilities/run-types.ts';
 import type { JobTable } from './jobs.ts';
 import type { SecretTable } from './secrets.ts';
 import type { EffectTable } from './effects.ts';
+import type { RolloutRow, RolloutTable } from './rollouts.ts';
 
 export interface CapabilityRow {
   name: string;
@@ -91,6 +92,9 @@ export interface CommitInput {
   changes: ChangeSummary[];
   gates: GateResult[];
   state?: TxnRecord;
+  /** A rollout's row as of this commit (its step, or its end): written in the same transaction,
+   *  so the stored generation and its traffic split never disagree (store/rollouts.ts). */
+  rollout?: RolloutRow;
 }
 
 
@@ -145,6 +149,8 @@ export interface StoreApi {
   // ---- secrets (ciphertext only; kernel/secrets.ts holds the key) and the effect journal ----
   readonly secrets: SecretTable;
   readonly effects: EffectTable;
+  /** Canary rollouts (store/rollouts.ts); commit() writes a step's row with its generation. */
+  readonly rollouts: RolloutTable;
 
   // ---- operations ----
   /** SQLite online backup to `file` while the kernel runs. */

@@ -18,6 +18,7 @@ import {
   versionParam,
 } from './common.ts';
 import { destinations } from './egress.ts';
+import { rolloutVerdict } from './rollouts.ts';
 
 const source = z.string().meta({ description: 'The complete ES module source of the capability' });
 const manifestParam = jsonObject.optional().meta({
@@ -74,12 +75,16 @@ export const applyParams = z.strictObject({
 
 /** One change as planned/committed: what it did to which capability. */
 export const changeSummary = z.object({
-  op: z.enum(['register', 'activate', 'remove']),
+  op: z.enum(['register', 'activate', 'remove', 'rollout']).meta({ description: 'rollout: a canary step or its abort (the promotion is an activate with `rollout`)' }),
   name: z.string(),
   version: z.string().nullable(),
   hash: z.string().nullable(),
   previous: z.string().nullable().meta({ description: 'The version that was current before, if any' }),
   activated: z.boolean(),
+  rollout: z
+    .object({ id: z.string(), step: z.number().int(), weight: z.number(), status: z.enum(['running', 'promoted', 'aborted']), verdict: rolloutVerdict.nullable() })
+    .optional()
+    .meta({ description: "A rollout's commit: the step set (weight = the canary's percentage) and the verdict that led to it" }),
 });
 
 export const applyResult = z.object({

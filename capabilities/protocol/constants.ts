@@ -19,7 +19,9 @@ export const GRANT_KINDS = ['namespace', 'http'] as const;
 export const COMMIT_EVENT_TYPES = ['capability.registered', 'capability.activated', 'capability.removed', 'capability.rolledBack'] as const;
 /** What the job runner announces (docs/jobs.md). */
 export const JOB_EVENT_TYPES = ['job.succeeded', 'job.failed', 'job.dead'] as const;
-export const EVENT_TYPES = [...COMMIT_EVENT_TYPES, 'log', ...JOB_EVENT_TYPES] as const;
+/** What the rollout controller announces (docs/evaluation.md, "Rollouts"); each carries a verdict. */
+export const ROLLOUT_EVENT_TYPES = ['rollout.step', 'rollout.promoted', 'rollout.aborted'] as const;
+export const EVENT_TYPES = [...COMMIT_EVENT_TYPES, 'log', ...JOB_EVENT_TYPES, ...ROLLOUT_EVENT_TYPES] as const;
 
 export const PROGRESS_PHASES = ['compile', 'gates', 'migrate', 'commit'] as const;
 

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { capabilityName, generation, limit, timestamp } from './common.ts';
 import { jobEvent } from './jobs.ts';
+import { rolloutEvent } from './rollouts.ts';
 import { COMMIT_EVENT_TYPES, EVENT_TYPES, LOG_ORIGINS, PROGRESS_PHASES } from './constants.ts';
 
 export const eventType = z.enum(EVENT_TYPES);
@@ -41,7 +42,7 @@ export const logEvent = z.object({
   gate: z.object({ capability: z.string(), version: z.string(), test: z.string() }).optional(),
 });
 /** Params of the `event` notification. */
-export const kernelEvent = z.union([commitEvent, logEvent, jobEvent]);
+export const kernelEvent = z.union([commitEvent, logEvent, jobEvent, rolloutEvent]);
 
 export const logsParams = z.strictObject({
   name: capabilityName.optional(),

@@ -14,6 +14,7 @@ import * as egress from './egress.ts';
 import * as events from './events.ts';
 import * as gs from './graph-state.ts';
 import * as jobs from './jobs.ts';
+import * as rollouts from './rollouts.ts';
 
 export interface MethodDef<P extends z.ZodType = z.ZodType, R extends z.ZodType = z.ZodType> {
   /** The roles that may call the method at all (ownership is checked by the kernel). */
@@ -65,6 +66,10 @@ export const PROTOCOL = {
   'secrets/list': def(OPERATORS, noParams, egress.secretsListResult, 'The secrets by name, hosts, header and format; never their values'),
   'secrets/remove': def(OPERATORS, egress.secretsRemoveParams, egress.secretsRemoveResult, 'Removes a secret'),
   'effects/list': def(WRITERS, egress.effectsListParams.optional(), egress.effectsListResult, 'The effect journal: requests capabilities made, newest first'),
+  'capabilities/rollout': def(WRITERS, rollouts.rolloutParams, rollouts.rolloutInfo, 'Serves a gated version to a growing share of calls; promotes or aborts itself on the verdict'),
+  'rollouts/get': def(ALL, rollouts.rolloutsGetParams.optional(), rollouts.rolloutsGetResult, 'Rollouts with their steps and verdicts, newest first'),
+  'rollouts/abort': def(WRITERS, rollouts.rolloutNameParams, rollouts.rolloutInfo, "Returns all traffic of a rollout's name to the current version"),
+  'rollouts/promote': def(WRITERS, rollouts.rolloutNameParams, rollouts.rolloutInfo, "Makes a rollout's canary current now (gated)"),
   'kernel/backup': def(OPERATORS, admin.backupParams, admin.backupResult, 'A consistent copy of the store [extension]'),
 } as const;
 

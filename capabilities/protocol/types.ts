@@ -8,6 +8,7 @@ import type * as caps from './capabilities.ts';
 import type * as egress from './egress.ts';
 import type * as events from './events.ts';
 import type * as gs from './graph-state.ts';
+import type * as rollouts from './rollouts.ts';
 import type { LOG_ORIGINS } from './constants.ts';
 
 export type { Methods, MethodName, ParamsOf, ResultOf } from './methods.ts';
@@ -89,6 +90,12 @@ export type EffectsListParams = z.output<typeof egress.effectsListParams>;
 /** One effect-journal entry as effects/list shows it (without the response). */
 export type EffectInfo = z.output<typeof egress.effectInfo>;
 export type EffectsListResult = z.output<typeof egress.effectsListResult>;
+
+export type RolloutParams = z.output<typeof rollouts.rolloutParams>;
+export type RolloutInfo = z.output<typeof rollouts.rolloutInfo>;
+export type RolloutsGetParams = z.output<typeof rollouts.rolloutsGetParams>;
+export type RolloutsGetResult = z.output<typeof rollouts.rolloutsGetResult>;
+export type RolloutEvent = z.output<typeof rollouts.rolloutEvent>;
 
 export type BackupParams = z.output<typeof admin.backupParams>;
 export type BackupResult = z.output<typeof admin.backupResult>;

@@ -101,6 +101,12 @@ export function describeChange(c: ChangeSummary): string {
       return `activate ${c.name} ${c.version ?? ''}${was}`;
     case 'remove':
       return `remove ${c.name}${was}`;
+    case 'rollout': {
+      const r = c.rollout;
+      if (!r) return `rollout ${c.name} ${c.version ?? ''}`;
+      const v = r.verdict ? ` after ${r.verdict.verdict}` : '';
+      return r.status === 'aborted' ? `rollout ${c.name} ${c.version ?? ''} aborted${v} (all on ${c.previous ?? '?'})` : `rollout ${c.name} ${c.version ?? ''} step ${r.step + 1}: ${r.weight}%${v}`;
+    }
   }
 }
 

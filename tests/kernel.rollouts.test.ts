@@ -1,0 +1,229 @@
+// Canary rollouts against a real kernel (docs/evaluation.md, "Rollouts"): a bad canary is aborted and
+// a good one promoted under steady driven load, with every failed call the bad canary's own; a call
+// tree sees one version; ROLLOUT_ACTIVE for competing changes; the verdict in events, history and
+// rollouts/get; a rollout across a restart resumes (traffic never split without a controller).
+
+import { afterAll, describe, expect, it } from 'vitest';
+import { rmSync } from 'node:fs';
+import { SubstrateError } from '../capabilities/errors.ts';
+import { LOCAL_OPERATOR, type Json } from '../capabilities/types.ts';
+import type { KernelEvent, RolloutEvent, RolloutInfo } from '../kernel/api.ts';
+import { cap, eventually, startTestKernel, tmpDir, type TestKernel } from './helpers.ts';
+
+const op = LOCAL_OPERATOR;
+const kernels: TestKernel[] = [];
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const k of kernels) await k.stop().catch(() => undefined);
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+async function kernel(dataDir?: string): Promise<TestKernel> {
+  const k = await startTestKernel({ workers: 2, ...(dataDir ? { dataDir } : {}) });
+  kernels.push(k);
+  return k;
+}
+
+/** Invokes `name` from `lanes` loops until stop(); every failure is kept. */
+function drive(k: TestKernel, name: string, lanes = 4) {
+  let running = true;
+  const failures: SubstrateError[] = [];
+  const outputs: Json[] = [];
+  const loops = Array.from({ length: lanes }, async () => {
+    while (running) {
+      try {
+        outputs.push((await k.kernel.invoke({ name, input: null })).output);
+      } catch (e) {
+        failures.push(e as SubstrateError);
+      }
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  });
+  return {
+    failures,
+    outputs,
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+    },
+  };
+}
+
+async function settled(k: TestKernel, name: string): Promise<RolloutInfo> {
+  return eventually(
+    () => {
+      const r = k.kernel.rollouts.get(name).items[0];
+      if (!r || r.status === 'running') throw new Error(`still running: ${JSON.stringify(r?.history.at(-1))}`);
+      return r;
+    },
+    { timeoutMs: 60_000, intervalMs: 100 },
+  );
+}
+
+async function code(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'ok';
+  } catch (e) {
+    return (e as SubstrateError).type;
+  }
+}
+
+describe('canary rollouts', () => {
+  it('aborts a bad canary and promotes a good one under steady load, failing no call itself', async () => {
+    const k = await kernel();
+    const events: KernelEvent[] = [];
+    k.kernel.events.on('event', (e: KernelEvent) => events.push(e));
+    await k.kernel.register(op, { source: cap({ name: 'ro.svc', body: 'return { v: "1.0.0" };' }) });
+    // Fails every second call it serves (module state lives in its warm isolate).
+    const bad = cap({ name: 'ro.svc', version: '1.1.0', body: 'n++; if (n % 2 === 0) throw new Error("canary broke"); return { v: "1.1.0" };', extra: 'let n = 0;' });
+    const load = drive(k, 'ro.svc');
+    try {
+      const started = await k.kernel.rollouts.start(op, { name: 'ro.svc', version: '1.1.0', source: bad, steps: [50], stepS: 1.5, minCalls: 10, maxP99Ratio: 1000 });
+      expect(started).toMatchObject({ status: 'running', step: 0, weight: 50, steps: [50, 100], baseline: '1.0.0' });
+      const aborted = await settled(k, 'ro.svc');
+      expect(aborted.status).toBe('aborted');
+      const verdict = aborted.history.at(-1)!.verdict!;
+      expect(verdict.verdict).toBe('fail');
+      expect(verdict.checks.find((c) => c.id === 'errorRateDelta')).toMatchObject({ ok: false });
+      expect(verdict.checks.find((c) => c.id === 'minCalls')).toMatchObject({ ok: true });
+      expect(k.kernel.describe({ name: 'ro.svc' }).version).toBe('1.0.0');
+      // Every failure is the bad canary's own error.
+      expect(load.failures.length).toBeGreaterThan(0);
+      for (const f of load.failures) expect([f.type, f.data.version, f.message]).toEqual(['CAPABILITY_ERROR', '1.1.0', expect.stringContaining('canary broke')]);
+      const failedBefore = load.failures.length;
+      // After the abort, all traffic is on 1.0.0.
+      await new Promise((r) => setTimeout(r, 300));
+      const n = load.outputs.length;
+      await eventually(() => expect(load.outputs.length).toBeGreaterThan(n + 20));
+      expect(load.outputs.slice(n + 8).every((o) => (o as { v: string }).v === '1.0.0')).toBe(true);
+      expect(load.failures.length).toBe(failedBefore);
+
+      // A good canary goes all the way.
+      await k.kernel.register(op, { source: cap({ name: 'ro.svc', version: '1.2.0', body: 'return { v: "1.2.0" };' }), activate: false });
+      await k.kernel.rollouts.start(op, { name: 'ro.svc', version: '1.2.0', steps: [20, 60, 100], stepS: 1, minCalls: 5, maxP99Ratio: 1000 });
+      const promoted = await settled(k, 'ro.svc');
+      expect(promoted).toMatchObject({ status: 'promoted', weight: 100, version: '1.2.0' });
+      expect(promoted.history.map((h) => [h.weight, h.verdict?.verdict])).toEqual([
+        [20, 'pass'],
+        [60, 'pass'],
+      ]);
+      expect(k.kernel.describe({ name: 'ro.svc' }).version).toBe('1.2.0');
+      const m = load.outputs.length;
+      await eventually(() => expect(load.outputs.length).toBeGreaterThan(m + 20));
+      expect(load.outputs.slice(m + 8).every((o) => (o as { v: string }).v === '1.2.0')).toBe(true);
+      expect(load.failures.length).toBe(failedBefore);
+    } finally {
+      await load.stop();
+    }
+
+    // The verdict is in the events...
+    const rollouts = events.filter((e) => e.type.startsWith('rollout.'));
+    expect(rollouts.map((e) => e.type)).toEqual(['rollout.step', 'rollout.aborted', 'rollout.step', 'rollout.step', 'rollout.promoted']);
+    const abortedEv = rollouts[1] as RolloutEvent;
+    expect(abortedEv.verdict?.verdict).toBe('fail');
+    expect((rollouts[4] as RolloutEvent).verdict?.verdict).toBe('pass');
+    expect(events.some((e) => e.type === 'capability.activated' && e.name === 'ro.svc' && e.version === '1.2.0')).toBe(true);
+    // ...and in the journal: every step a generation.
+    const hist = k.kernel.history({ name: 'ro.svc' }).items;
+    const ops = hist.map((h) => h.changes.map((c) => `${c.op}:${c.version}:${c.rollout?.status ?? ''}:${c.rollout?.weight ?? ''}:${c.rollout?.verdict?.verdict ?? ''}`)[0]);
+    expect(ops.slice(0, 6)).toEqual([
+      'activate:1.2.0:promoted:100:pass',
+      'rollout:1.2.0:running:60:pass',
+      'rollout:1.2.0:running:20:',
+      'register:1.2.0:::',
+      'rollout:1.1.0:aborted:0:fail',
+      'rollout:1.1.0:running:50:',
+    ]);
+    const gens = hist.map((h) => h.generation);
+    expect(new Set(gens.slice(0, 3)).size).toBe(3);
+    // And a rollback goes back to the version before the promotion.
+    expect((await k.kernel.rollback(op, { name: 'ro.svc' })).version).toBe('1.0.0');
+  }, 120_000);
+
+  it('gives a whole call tree one version, refuses competing changes with ROLLOUT_ACTIVE', async () => {
+    const k = await kernel();
+    const tree = (version: string) =>
+      cap({
+        name: 'ro.tree',
+        version,
+        deps: { 'ro.tree': '^1.0.0' },
+        body: `const d = input?.depth ?? 0; const inner = d > 0 ? await ctx.call('ro.tree', { depth: d - 1 }) : []; return ["${version}", ...inner];`,
+      });
+    await k.kernel.register(op, { source: tree('1.0.0') });
+    await k.kernel.register(op, {
+      source: cap({ name: 'ro.caller', deps: { 'ro.tree': '^1.0.0' }, body: 'return [await ctx.call("ro.tree", { depth: 1 }), await ctx.call("ro.tree", { depth: 0 })].flat();' }),
+    });
+    await k.kernel.register(op, { source: tree('1.1.0'), activate: false });
+    await k.kernel.rollouts.start(op, { name: 'ro.tree', version: '1.1.0', steps: [50], stepS: 600 });
+
+    const seen = new Set<string>();
+    for (let i = 0; i < 40; i++) {
+      const own = (await k.kernel.invoke({ name: 'ro.tree', input: { depth: 3 } })).output as string[];
+      const viaCaller = (await k.kernel.invoke({ name: 'ro.caller', input: null })).output as string[];
+      for (const out of [own, viaCaller]) {
+        expect(new Set(out).size, JSON.stringify(out)).toBe(1);
+        seen.add(out[0]);
+      }
+    }
+    expect([...seen].sort()).toEqual(['1.0.0', '1.1.0']);
+
+    // Competing changes to the name are refused; an upload that activates nothing is not.
+    expect(await code(k.kernel.register(op, { source: tree('1.2.0') }))).toBe('ROLLOUT_ACTIVE');
+    expect(await code(k.kernel.apply(op, { changes: [{ op: 'activate', name: 'ro.tree', version: '1.1.0' }] }))).toBe('ROLLOUT_ACTIVE');
+    expect(await code(k.kernel.rollback(op, { name: 'ro.tree', to: '1.0.0' }))).toBe('ROLLOUT_ACTIVE');
+    expect(await code(k.kernel.remove(op, 'ro.tree'))).toBe('ROLLOUT_ACTIVE');
+    expect(await code(k.kernel.rollouts.start(op, { name: 'ro.tree', version: '1.1.0' }))).toBe('ROLLOUT_ACTIVE');
+    expect(await code(k.kernel.register(op, { source: tree('1.3.0'), activate: false }))).toBe('ok');
+    // Other names still change.
+    expect(await code(k.kernel.register(op, { source: cap({ name: 'ro.caller', version: '1.0.1', deps: { 'ro.tree': '^1.0.0' }, body: 'return [];' }) }))).toBe('ok');
+
+    const info = k.kernel.rollouts.get('ro.tree').items[0];
+    expect(info.live?.canary.calls).toBeGreaterThan(0);
+    expect(info.next).toMatch(/rollouts\/abort/);
+    const aborted = await k.kernel.rollouts.abort(op, 'ro.tree');
+    expect(aborted).toMatchObject({ status: 'aborted', weight: 0, reason: 'aborted by local' });
+    for (let i = 0; i < 10; i++) expect((await k.kernel.invoke({ name: 'ro.tree', input: { depth: 2 } })).output).toEqual(['1.0.0', '1.0.0', '1.0.0']);
+    expect(await code(k.kernel.rollouts.abort(op, 'ro.tree'))).toBe('NOT_FOUND');
+    // A canary whose gates fail never serves a call.
+    const failing = cap({ name: 'ro.tree', version: '1.4.0', deps: { 'ro.tree': '^1.0.0' }, body: 'return ["x"];', tests: [{ name: 't', input: {}, expect: ['1.4.0'] }] });
+    expect(await code(k.kernel.rollouts.start(op, { name: 'ro.tree', version: '1.4.0', source: failing }))).toBe('GATE_FAILED');
+    expect(k.kernel.rollouts.get('ro.tree').items[0].id).toBe(aborted.id);
+  }, 120_000);
+
+  it('resumes a rollout after a restart: the split comes back with its controller', async () => {
+    const dir = tmpDir();
+    dirs.push(dir);
+    let k = await kernel(dir);
+    await k.kernel.register(op, { source: cap({ name: 'ro.r', body: 'return "1.0.0";' }) });
+    await k.kernel.register(op, { source: cap({ name: 'ro.r', version: '1.1.0', body: 'return "1.1.0";' }), activate: false });
+    const started = await k.kernel.rollouts.start(op, { name: 'ro.r', version: '1.1.0', steps: [50], stepS: 600 });
+    const generation = k.kernel.currentGeneration();
+    await k.stop();
+
+    k = await kernel(dir);
+    expect(k.kernel.currentGeneration()).toBe(generation);
+    const resumed = k.kernel.rollouts.get('ro.r').items[0];
+    expect(resumed).toMatchObject({ id: started.id, status: 'running', weight: 50 });
+    expect(resumed.live).not.toBeNull();
+    const seen = new Set<string>();
+    for (let i = 0; i < 40; i++) seen.add((await k.kernel.invoke({ name: 'ro.r', input: null })).output as string);
+    expect([...seen].sort()).toEqual(['1.0.0', '1.1.0']);
+    expect((await k.kernel.rollouts.promote(op, 'ro.r')).status).toBe('promoted');
+    for (let i = 0; i < 10; i++) expect((await k.kernel.invoke({ name: 'ro.r', input: null })).output).toBe('1.1.0');
+
+    // A short rollout interrupted by a restart finishes by itself after it.
+    await k.kernel.register(op, { source: cap({ name: 'ro.r', version: '1.2.0', body: 'return "1.2.0";' }), activate: false });
+    await k.kernel.rollouts.start(op, { name: 'ro.r', version: '1.2.0', steps: [50], stepS: 1, minCalls: 3, maxP99Ratio: 1000 });
+    await k.stop();
+    k = await kernel(dir);
+    const load = drive(k, 'ro.r', 2);
+    try {
+      expect(await settled(k, 'ro.r')).toMatchObject({ status: 'promoted', version: '1.2.0' });
+    } finally {
+      await load.stop();
+    }
+    expect(load.failures).toEqual([]);
+    expect(k.kernel.describe({ name: 'ro.r' }).version).toBe('1.2.0');
+  }, 120_000);
+});
