@@ -2,8 +2,10 @@
 // only talks): node:http / node:https to exactly the address the checks approved, never a second
 // DNS resolution (the `lookup` hook returns that address), TLS verified against the URL's host name
 // (servername and the certificate check use the host, not the address), no redirects (the caller
-// follows them), no connection reuse (`agent: false`: a pooled socket's address was checked for
-// another request). The response body is read up to the limit, then decoded (gzip, deflate, br)
+// follows them). Connections are kept alive and reused only among requests to the same host, port
+// and set of checked addresses (one keep-alive Agent per such key, an LRU of them): a pooled socket
+// is connected to an address that was checked for exactly that host, so reuse never skips a check.
+// The response body is read up to the limit, then decoded (gzip, deflate, br)
 // with the same limit on the decoded size, so a compressed bomb stops at the limit too.
 //
 // Why node:http and not undici: it is built in (no dependency for the one client the kernel
@@ -13,7 +15,34 @@ import http from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
 import zlib from 'node:zlib';
+import { LRUCache } from 'lru-cache';
 import { urlHost, urlPort } from '../capabilities/destinations.ts';
+
+/** Keep-alive agents by (scheme, host, port, checked addresses, CA): at most this many. */
+const MAX_AGENTS = 256;
+const agents = new LRUCache<string, http.Agent>({ max: MAX_AGENTS, dispose: (a) => a.destroy() });
+const caIds = new WeakMap<object, number>();
+let nextCaId = 1;
+
+function caKey(ca: Hop['ca']): string {
+  if (ca === undefined) return '';
+  if (typeof ca === 'string') return ca;
+  let id = caIds.get(ca);
+  if (id === undefined) caIds.set(ca, (id = nextCaId++));
+  return `#${id}`;
+}
+
+/** The agent whose sockets may carry this hop: same key, same checked addresses. */
+function agentFor(h: Hop, host: string, https_: boolean): http.Agent {
+  const key = `${h.url.protocol}//${host}:${urlPort(h.url)}|${h.addresses.map((a) => a.address).join(',')}|${caKey(h.ca)}`;
+  let agent = agents.get(key);
+  if (!agent) {
+    const opts = { keepAlive: true, maxSockets: 64, maxFreeSockets: 16, timeout: 30_000 };
+    agent = https_ ? new https.Agent(opts) : new http.Agent(opts);
+    agents.set(key, agent);
+  }
+  return agent;
+}
 
 export interface Hop {
   url: URL;
@@ -137,7 +166,7 @@ export function sendHop(h: Hop): Promise<HopResponse> {
       path: `${h.url.pathname}${h.url.search}`,
       method: h.method,
       headers: headerObject(h.headers),
-      agent: false,
+      agent: agentFor(h, host, https_),
       lookup: pinnedLookup(h.addresses) as unknown as http.RequestOptions['lookup'],
       ...(https_ ? { ...(isIP(host) === 0 ? { servername: host } : {}), ...(h.ca !== undefined ? { ca: h.ca } : {}) } : {}),
     };
