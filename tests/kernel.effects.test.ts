@@ -310,6 +310,17 @@ describe('hermetic gates', () => {
     expect(api.hits.some((h) => h.url === '/unfixtured')).toBe(false);
   });
 
+  it('a migration cannot make requests', async () => {
+    const e = await expectType(
+      alice.call('capabilities/register', {
+        source: cap({ name: 'alice.migrating', effects: { http: [{ host: `127.0.0.1:${api.port}`, methods: ['GET'] }] }, migrate: `await fetch('http://127.0.0.1:${api.port}/from-migrate');` }),
+      }),
+      'MIGRATION_FAILED',
+    );
+    expect(e.message).toMatch(/EFFECT_FORBIDDEN|network|egress/);
+    expect(api.hits.some((h) => h.url === '/from-migrate')).toBe(false);
+  });
+
   it('a dry run with fixtures reaches nothing either', async () => {
     const hits = api.hits.length;
     const url = `http://127.0.0.1:${api.port}/dry`;
