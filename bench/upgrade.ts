@@ -2,7 +2,8 @@
 // no tests) while a paced client runs a steady 1,000 invocations/s of a capability that calls it,
 // and the calls failed meanwhile; beside the same commits on an idle kernel. Then impact plus cycle
 // check on a generated graph of 10,000 capabilities and 30,000 edges through capabilities/graph.ts,
-// beside the same traversals on bare integer arrays.
+// beside the same traversals on bare integer arrays. Then replay before commit (issue 14): a dry run
+// replaying 1,000 recorded calls, time per record, beside one plain invoke (bench/replay-bench.ts).
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -12,6 +13,7 @@ import { FIGURE_MS } from './baselines.ts';
 import { childPids, CpuProbe, cpuLine, describeError, log, Report, sleep, summarize } from './measure.ts';
 import { spawnKernel } from './kernel-process.ts';
 import { graphTrials } from './graph-load.ts';
+import { replayFigures } from './replay-bench.ts';
 
 const RATE = Number(process.env.BENCH_UPGRADE_RATE ?? '1000');
 const IDLE_UPGRADES = 30;
@@ -195,6 +197,15 @@ async function main(): Promise<void> {
     });
     report.note(
       `generated DAG: ${acyclic.edges} edges (node i depends on 3 random nodes below it, range ^1.0.0; seeded); impact = dependents of the root g.n0: ${acyclic.dependents} transitive dependents; each trial on a fresh Graph, so the lazily built resolutions and reverse index are paid inside the timed calls. The cyclic variant adds g.n0 → g.n9999 (cycle of ${cyclic.cycleFound ? cyclic.cycleFound.length - 1 : 0} names found).`,
+    );
+
+    const rp = await replayFigures(tmp);
+    report.add(`replay of ${rp.records} records (apply dry run), per record`, rp.perRecordMs, 'ms', {
+      baseline: { label: 'one plain invoke p50, same kernel', value: rp.invokeP50Ms },
+    });
+    report.add(`replay of ${rp.records} records, whole apply`, rp.totalMs, 'ms');
+    report.note(
+      `replay: each record runs twice (the candidate, and the current version as the noise filter) in the sandbox with its state read served from the record, gateConcurrency 4 records at a time, in an in-process kernel with default workers; counts same ${rp.counts.same}, changed ${rp.counts.changed}, unstable ${rp.counts.unstable}, unreplayable ${rp.counts.unreplayable}, skipped ${rp.counts.skipped}. The baseline is kernel.invoke of the same capability (one run, live state, commit), p50 of 900.`,
     );
     report.finish();
   } finally {

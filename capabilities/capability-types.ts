@@ -37,7 +37,8 @@ export type ErrorType =
   | 'SANDBOX_CRASHED'
   | 'EFFECT_FORBIDDEN'
   | 'EFFECT_FAILED'
-  | 'ROLLOUT_ACTIVE';
+  | 'ROLLOUT_ACTIVE'
+  | 'REPLAY_FAILED';
 
 /** What a rejected ctx operation throws inside the sandbox (an Error named `SubstrateError`).
  *  Rethrown unchanged, it fails the call with the same type and data; anything else a capability

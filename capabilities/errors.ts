@@ -45,6 +45,7 @@ export const ERROR_TYPES = [
   'EFFECT_FORBIDDEN',
   'EFFECT_FAILED',
   'ROLLOUT_ACTIVE',
+  'REPLAY_FAILED',
 ] as const;
 
 export type ErrorType = (typeof ERROR_TYPES)[number];

@@ -65,6 +65,8 @@ export interface ReplaySummary {
   errors: number;
   unstable: number;
   unreplayable: number;
+  /** Records not replayed because the changeset's replay time ran out (absent: none). */
+  skipped?: number;
   examples: Array<{ input: Json; before: Json; after: Json }>;
 }
 

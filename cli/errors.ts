@@ -7,6 +7,8 @@ import { ConnectionError, RpcError } from '../kernel/client.ts';
 import type { GateResult } from '../kernel/api.ts';
 import { compactJson, plain, type Style } from './format.ts';
 import { describeSource, type Target } from './target.ts';
+import { replayLines } from './commands/replay-output.ts';
+import type { ReplaySummary } from '../capabilities/evaluation.ts';
 import { StartError } from '../kernel/start-error.ts';
 import { JSONRPC_CODES, jsonRpcCodeName } from '../capabilities/jsonrpc-codes.ts';
 
@@ -95,6 +97,7 @@ function gateLines(data: Record<string, unknown>, style: Style): string[] {
 function detailLines(type: string, data: unknown, style: Style): string[] {
   if (!isObject(data)) return [];
   if (type === 'GATE_FAILED') return gateLines(data, style);
+  if (type === 'REPLAY_FAILED' && Array.isArray(data.replay)) return [...replayLines(data.replay as ReplaySummary[], style), '', `  ${style.dim('next')}  ${String(data.next ?? '')}`];
   const pairs: Array<[string, string]> = [];
   for (const [k, v] of Object.entries(data)) {
     if (k === 'type' || k === 'stack' || v === undefined) continue;

@@ -38,6 +38,8 @@ import type {
   RollbackResult,
 } from './api.ts';
 import { gateKey, MAX_GATE_ROUNDS, runGates, throwIfGatesFailed } from './gates.ts';
+import { replayKey, replaySamples, replayTargets, runReplay, throwIfReplayFailed, type ReplayOptions } from './replay.ts';
+import type { CallRecord, ReplaySummary } from '../capabilities/evaluation.ts';
 import type { Generation } from './generation.ts';
 import type { GrantRules } from './grants.ts';
 import type { Preparation, PreparedVersion } from './prepare.ts';
@@ -48,6 +50,10 @@ const HISTORY_PAGE = 200;
 export interface PipelineOptions {
   gateConcurrency: number;
   gateBudgetMs: number;
+  /** Time all replays of one changeset may take (replay.ts); replays run gateConcurrency at once. */
+  replayBudgetMs: number;
+  /** The newest records of a version, newest first (kernel.records), for replay. */
+  records: (hash: string, limit: number) => CallRecord[];
 }
 
 export class CommitPipeline {
@@ -88,7 +94,7 @@ export class CommitPipeline {
       throw fail('INVALID_MANIFEST', 'a changeset needs at least one change', { changes: 0 });
     }
     const { prepared, planned } = await this.prep.prepare(principal, params.changes, 'apply');
-    return this.applyPrepared(principal, planned, prepared, params.dryRun === true, onProgress);
+    return this.applyPrepared(principal, planned, prepared, params.dryRun === true, onProgress, false, params.replay);
   }
 
   async rollback(principal: Principal, params: RollbackParams, onProgress?: ProgressFn): Promise<RollbackResult> {
@@ -143,6 +149,7 @@ export class CommitPipeline {
     dryRun: boolean,
     onProgress: ProgressFn | undefined,
     rollback = false,
+    replay?: ReplayOptions,
   ): Promise<ApplyResult> {
     // Changes that would move a current pointer (an upload without activate moves none).
     const moving = planned.filter((c) => c.op !== 'register' || c.activate).map((c) => (c.op === 'register' ? c.version.name : c.name));
@@ -153,13 +160,36 @@ export class CommitPipeline {
     const budget = { end: Date.now() + this.opts.gateBudgetMs, ms: this.opts.gateBudgetMs };
     const reuse = new Map<string, GateResult>();
     const manifestOf = (h: string) => this.gen.manifestOf(h);
+    // Replay (replay.ts): its own budget, from its first round; summaries reused by replayKey.
+    let replayBudget: { end: number; ms: number } | undefined;
+    const replayReuse = new Map<string, ReplaySummary>();
+    const replayOf = async (current: Graph, plan: Plan): Promise<ReplaySummary[]> => {
+      replayBudget ??= { end: Date.now() + this.opts.replayBudgetMs, ms: this.opts.replayBudgetMs };
+      const r = await runReplay({
+        pool: this.pool,
+        current,
+        candidate: plan.candidate,
+        targets: replayTargets(current, plan),
+        records: this.opts.records,
+        options: replay ?? {},
+        generation: this.gen.generation,
+        concurrency: this.opts.gateConcurrency,
+        manifestOf,
+        budget: replayBudget,
+        reuse: replayReuse,
+        onProgress,
+      });
+      r.keys.forEach((k, i) => replayReuse.set(k, r.summaries[i]));
+      return r.summaries;
+    };
+    const withReplay = (summaries: ReplaySummary[] | undefined) => (summaries ? { replay: summaries } : {});
     try {
       for (let round = 0; ; round++) {
         const gated = this.gen.graph;
         const plan0 = planChangeset(gated, planned);
         const unstored0 = fresh.filter((r) => !this.store.getVersion(r.hash));
         if (plan0.setCurrent.length === 0 && unstored0.length === 0 && !dryRun) {
-          return { generation: this.gen.generation, dryRun: false, changes: summarize(gated, plan0, planned), touched: plan0.touched, gates: [] };
+          return { generation: this.gen.generation, dryRun: false, changes: summarize(gated, plan0, planned), touched: plan0.touched, gates: [], ...withReplay(replay && []) };
         }
         const tests0 = selectGateTests(plan0, manifestOf);
         const run = await runGates({
@@ -176,27 +206,37 @@ export class CommitPipeline {
           reuse,
         });
         tests0.forEach((t, i) => run.results[i].passed && reuse.set(gateKey(plan0.candidate, t), run.results[i]));
+        if (!dryRun) throwIfGatesFailed(run.results, run.overBudget, budget.ms);
+        // After the gates pass (a dry run replays whatever they said), outside the lock like them.
+        const replayed = replay ? await replayOf(gated, plan0) : undefined;
         if (dryRun) {
-          return { generation: this.gen.generation, dryRun: true, changes: summarize(gated, plan0, planned), touched: plan0.touched, gates: run.results };
+          return { generation: this.gen.generation, dryRun: true, changes: summarize(gated, plan0, planned), touched: plan0.touched, gates: run.results, ...withReplay(replayed) };
         }
-        throwIfGatesFailed(run.results, run.overBudget, budget.ms);
+        if (replayed) throwIfReplayFailed(replayed, replay?.maxChanged);
         const committed = await this.serialize(async (): Promise<ApplyResult | null> => {
           const before = this.gen.graph;
           this.guard(moving);
           let plan = plan0;
           let gates = run.results;
+          let replays = replayed;
           if (before !== gated) {
-            // Re-validate against the graph it would now produce: every gate it needs has passed.
+            // Re-validate against the graph it would now produce: every gate it needs has passed,
+            // every replay it needs has run (and passed maxChanged, checked when it ran).
             plan = planChangeset(before, planned);
             const tests = selectGateTests(plan, manifestOf);
             const reused = tests.map((t) => reuse.get(gateKey(plan.candidate, t)));
             if (reused.some((g) => g === undefined)) return null;
             gates = reused as GateResult[];
+            if (replay && replayed) {
+              const again = replayTargets(before, plan).map((t) => replayReuse.get(replayKey(before, plan.candidate, t, replaySamples(replay))));
+              if (again.some((r) => r === undefined)) return null;
+              replays = again as ReplaySummary[];
+            }
           }
           const newVersions = this.prep.recheckNew(principal, fresh);
           const summaries = summarize(before, plan, planned);
           if (plan.setCurrent.length === 0 && newVersions.length === 0) {
-            return { generation: this.gen.generation, dryRun: false, changes: summaries, touched: plan.touched, gates };
+            return { generation: this.gen.generation, dryRun: false, changes: summaries, touched: plan.touched, gates, ...withReplay(replays) };
           }
           for (let attempt = 0; ; attempt++) {
             const state = await this.runMigrations(before, plan, principal, onProgress);
@@ -221,7 +261,7 @@ export class CommitPipeline {
             const retired = this.gen.install(plan.candidate, generation);
             if (retired.length) this.pool.retire(retired);
             this.announce(principal, summaries, generation, rollback);
-            return { generation, dryRun: false, changes: summaries, touched: plan.touched, gates };
+            return { generation, dryRun: false, changes: summaries, touched: plan.touched, gates, ...withReplay(replays) };
           }
         });
         if (committed) return committed;

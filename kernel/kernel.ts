@@ -54,6 +54,8 @@ import type {
 import { CommitPipeline } from './commit-pipeline.ts';
 import { STORE_FILE } from './data-dir.ts';
 import { MAX_GATE_MS_PER_CHANGESET } from './gates.ts';
+import { MAX_REPLAY_MS_PER_CHANGESET } from './replay.ts';
+import type { CallRecord } from '../capabilities/evaluation.ts';
 import { Generation } from './generation.ts';
 import { GrantRules } from './grants.ts';
 import { Invocations } from './invocation.ts';
@@ -82,6 +84,8 @@ export interface KernelOptions {
   gateConcurrency?: number;
   /** Time all gates of one changeset may take; default MAX_GATE_MS_PER_CHANGESET (gates.ts). */
   gateBudgetMs?: number;
+  /** Time all replays of one changeset may take; default MAX_REPLAY_MS_PER_CHANGESET (replay.ts). */
+  replayBudgetMs?: number;
   logBuffer?: number;
   /** Jobs running at once (job-runner.ts). Default 2: jobs never take more of the sandbox. */
   jobConcurrency?: number;
@@ -123,6 +127,8 @@ export class Kernel {
   private readonly startedAt = Date.now();
   private readonly logs: LogBuffer;
   private closed = false;
+  /** The records replay reads, newest first (kernel/replay.ts): kernel.records once it is wired. */
+  replayRecords: (hash: string, limit: number) => CallRecord[] = () => [];
 
   private constructor(store: StoreApi, pool: SandboxPool, dataDir: string, opts: KernelOptions) {
     this.store = store;
@@ -140,6 +146,8 @@ export class Kernel {
     this.pipeline = new CommitPipeline(store, pool, this.gen, this.grants, prep, this.events, {
       gateConcurrency: opts.gateConcurrency ?? 4,
       gateBudgetMs: opts.gateBudgetMs ?? MAX_GATE_MS_PER_CHANGESET,
+      replayBudgetMs: opts.replayBudgetMs ?? MAX_REPLAY_MS_PER_CHANGESET,
+      records: (hash, limit) => this.replayRecords(hash, limit),
     });
     const now = opts.now ?? Date.now;
     // The verdicts' windows: the rollout samples until kernel.metrics (kernel/metrics.ts) is wired.

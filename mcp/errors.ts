@@ -8,6 +8,8 @@ import { jsonRpcCodeName } from '../capabilities/jsonrpc-codes.ts';
 import type { GateResult } from '../capabilities/protocol/types.ts';
 import { isPlainObject } from './plain-object.ts';
 import { gateLine, json } from './summaries.ts';
+import { replayLines, replayNext } from './replay-text.ts';
+import type { ReplaySummary } from '../capabilities/evaluation.ts';
 
 /** An error in the contract's form, whatever raised it. `type` is a contract error type, or
  *  INVALID_PARAMS / METHOD_NOT_FOUND / INTERNAL / CONNECTION_LOST for what has none. */
@@ -62,6 +64,11 @@ export function formatToolError(err: ToolError, tool: string, changed?: Readonly
         lines.push(`If ${failing} is not the capability you changed, it depends on it: keep your change compatible, or upgrade both together with substrate_apply.`);
       }
       return lines.join('\n');
+    }
+    case 'REPLAY_FAILED': {
+      const summaries = Array.isArray(d.replay) ? (d.replay as ReplaySummary[]) : [];
+      const max = typeof d.maxChanged === 'number' ? d.maxChanged : undefined;
+      return [`REPLAY_FAILED: ${err.message}`, ...replayLines(summaries), replayNext(summaries, true, max)].join('\n');
     }
     case 'COMPILE_ERROR': {
       const at = typeof d.line === 'number' ? ` at line ${d.line}, column ${String(d.column)}` : '';

@@ -54,7 +54,7 @@ export const MANAGEMENT: Record<string, ManagementTool> = {
     tool: {
       name: 'substrate_apply',
       title: 'Apply a changeset',
-      description: `Applies several changes as one atomic changeset: register new versions, activate an existing version, or remove a capability. Everything is validated and gated together and commits as a whole or not at all, so use it to upgrade a capability and its dependents in one step. With dryRun: true, nothing is committed and the result shows the plan and every gate result.\n\n${WRITING_GUIDE}`,
+      description: `Applies several changes as one atomic changeset: register new versions, activate an existing version, or remove a capability. Everything is validated and gated together and commits as a whole or not at all, so use it to upgrade a capability and its dependents in one step. With dryRun: true, nothing is committed and the result shows the plan and every gate result. With replay: { samples?, maxChanged? }, each changed capability's new version first runs on recorded real calls of the version it replaces (state and responses served from the records, nothing written); the result's replay lists per capability same/changed/errors/unstable/unreplayable counts and the first changed examples (input, before, after); with maxChanged, more changed answers refuse the changeset with REPLAY_FAILED (its data has the same summaries and the next action).\n\n${WRITING_GUIDE}`,
       inputSchema: toolInputSchema('capabilities/apply'),
     },
     summarize: (r) => summarizeApply(r as ApplyResult),

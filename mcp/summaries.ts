@@ -3,6 +3,7 @@
 // sent beside it as structuredContent.
 
 import type { ApplyResult, DescribeResult, GateResult, GraphResult, RegisterResult } from '../capabilities/protocol/types.ts';
+import { replayLines, replayNext } from './replay-text.ts';
 import { toolNameOf } from './tool-names.ts';
 
 export function json(v: unknown): string {
@@ -36,7 +37,8 @@ export function summarizeApply(r: ApplyResult): string {
     return `- ${c.op} ${c.name} ${c.version ?? ''}${c.activated ? ` (current${prev})` : ' (not current)'}`;
   });
   const touched = r.touched.length ? `\nDependents whose tests ran: ${r.touched.join(', ')}.` : '';
-  return `${head}\nChanges:\n${changes.join('\n')}${touched}\n${gatesSummary(r.gates)}`;
+  const replay = r.replay ? `\n${[...replayLines(r.replay), replayNext(r.replay, false)].join('\n')}` : '';
+  return `${head}\nChanges:\n${changes.join('\n')}${touched}\n${gatesSummary(r.gates)}${replay}`;
 }
 
 export function summarizeDescribe(r: DescribeResult): string {

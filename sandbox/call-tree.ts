@@ -18,7 +18,7 @@ import type { CallBinding, CallOutcome, Invocation, IsolateHost, LogLevel } from
 import type { LogEntry, RunResult, RunSpec, VersionPayload } from './protocol.ts';
 import { compileSchemaCode, warmSchemaCompiler } from './schema-compiler.ts';
 import { SchemaIsolates } from './schema-isolates.ts';
-import { checkKey, checkValue, seedSource, Transaction } from './transaction.ts';
+import { checkKey, checkValue, replaySource, seedSource, Transaction } from './transaction.ts';
 import { treeFetch, type EgressFn, type TreeEgress } from './tree-egress.ts';
 import type { Savepoint, StateSource } from './transaction.ts';
 
@@ -77,14 +77,17 @@ export class CallTreeRunner {
   /** `egress`: how this run's fetches reach the kernel; absent, every fetch is EFFECT_FORBIDDEN. */
   async run(spec: RunSpec, egress?: EgressFn): Promise<RunResult> {
     const started = performance.now();
-    const failed = (error: WireError): RunResult => ({ ok: false, error, durationMs: performance.now() - started });
+    // Replay mode: a read its record cannot answer marks the result (transaction.ts replaySource).
+    const replay = spec.state.mode === 'replay' ? replaySource(spec.state.reads) : undefined;
+    const marked = () => (replay?.misses.length ? { unreplayable: replay.misses[0] } : {});
+    const failed = (error: WireError): RunResult => ({ ok: false, error, durationMs: performance.now() - started, ...marked() });
     let tree: Tree | undefined;
     let timer: NodeJS.Timeout | undefined;
     try {
       const payload = await this.deps.versions.get(spec.root);
       if (!payload) return failed(fail('NOT_FOUND', `no version ${spec.root}`, { hash: spec.root }).toWire());
       const deadline = spec.deadline ?? Date.now() + payload.manifest.limits.timeoutMs;
-      const source = spec.state.mode === 'scratch' ? seedSource(spec.state.seed) : this.deps.liveState();
+      const source = replay ?? (spec.state.mode === 'scratch' ? seedSource(spec.state.seed) : this.deps.liveState());
       const effects: TreeEgress = { egress, invocationId: spec.invocationId, deadline, requests: 0, inFlight: 0 };
       tree = { spec, txn: new Transaction(source), logs: 0, calls: 1, done: false, effects };
       let inputJson: string;
@@ -106,7 +109,7 @@ export class CallTreeRunner {
       });
       const outcome = await Promise.race([this.invoke(tree, payload, spec.entry, inputJson, input, 0, deadline, tree.txn.root), backstop]);
       if (!outcome.ok) return failed(outcome.error);
-      return { ok: true, output: JSON.parse(outcome.json) as Json, durationMs: performance.now() - started, txn: tree.txn.record() };
+      return { ok: true, output: JSON.parse(outcome.json) as Json, durationMs: performance.now() - started, txn: tree.txn.record(), ...marked() };
     } catch (e) {
       return failed(asSubstrateError(e).toWire());
     } finally {

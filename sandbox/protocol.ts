@@ -13,12 +13,16 @@ import type { EgressCaller, EgressRequest, EgressResult } from '../capabilities/
 export type { Links, TxnRecord };
 
 /** Where a run's state reads come from. `live` reads the store (read-only connection of the
- *  worker); `scratch` starts from the seed (gate tests: throwaway state). Writes are never applied
- *  by the worker: they come back in the TxnRecord. Namespace names: a capability's own namespace is
- *  its name, a shared one is `shared:NAME`. */
+ *  worker); `scratch` starts from the seed (gate tests: throwaway state); `replay` serves exactly
+ *  the reads of a recorded call (CallRecord.reads: JSON text, null = absent) and nothing else: a
+ *  get of a key the record lacks, or any list, reads as absent/empty and marks the result
+ *  `unreplayable` (kernel/replay.ts). Writes are never applied by the worker: they come back in the
+ *  TxnRecord. Namespace names: a capability's own namespace is its name, a shared one is
+ *  `shared:NAME`. */
 export type StateMode =
   | { mode: 'live' }
-  | { mode: 'scratch'; seed: { [namespace: string]: { [key: string]: Json } } };
+  | { mode: 'scratch'; seed: { [namespace: string]: { [key: string]: Json } } }
+  | { mode: 'replay'; reads: Array<[namespace: string, key: string, value: string | null]> };
 
 export interface RunSpec {
   /** Version hash of the root capability. */
@@ -51,7 +55,8 @@ export type SharedAccess = { [hash: string]: { [namespace: string]: Access | nul
 
 /** Which gate test a run is: `dryRun` when the changeset is only being tried (nothing commits). */
 export interface RunOrigin {
-  kind: 'gate' | 'dryRun';
+  /** `replay`: a recorded call run again before a commit (kernel/replay.ts; `test` names the record). */
+  kind: 'gate' | 'dryRun' | 'replay';
   /** The capability whose test it is (the tree's root; a log entry may name a dependency). */
   capability: string;
   version: string;
@@ -59,9 +64,11 @@ export interface RunOrigin {
 }
 
 
+/** `unreplayable` (replay state mode only): the run read something its record does not hold (the
+ *  first such read, e.g. "state.get of text.count key \"a\""), so its outcome says nothing. */
 export type RunResult =
-  | { ok: true; output: Json; durationMs: number; txn: TxnRecord }
-  | { ok: false; error: WireError; durationMs: number };
+  | { ok: true; output: Json; durationMs: number; txn: TxnRecord; unreplayable?: string }
+  | { ok: false; error: WireError; durationMs: number; unreplayable?: string };
 
 /** What the kernel hands a worker that asks for a version it has not seen. Content-addressed:
  *  a worker may cache it by hash forever. */

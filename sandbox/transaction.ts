@@ -329,3 +329,35 @@ export const EMPTY_SOURCE: StateSource = {
   listState: () => [],
   namespaceVersion: () => 0,
 };
+
+/** A read source over one recorded call (replay state mode): the record's reads and nothing else.
+ *  A read the record cannot answer — a get of a key it lacks, any list (a record cannot say which
+ *  keys existed) — is answered as absent/empty and listed in `misses`, which makes the run's result
+ *  `unreplayable`. Every key has version 0; writes never leave the transaction. */
+export interface ReplaySource extends StateSource {
+  readonly misses: string[];
+}
+
+export function replaySource(reads: ReadonlyArray<readonly [namespace: string, key: string, value: string | null]>): ReplaySource {
+  const known = new Map<string, string | null>();
+  for (const [ns, key, value] of reads) known.set(slot(ns, key), value);
+  const misses: string[] = [];
+  const label = (ns: string) => (ns.startsWith('shared:') ? `shared namespace ${ns.slice(7)}` : ns);
+  return {
+    misses,
+    readState(ns, key) {
+      const k = slot(ns, key);
+      if (!known.has(k)) {
+        misses.push(`state.get of ${label(ns)} key ${JSON.stringify(key.length > 64 ? `${key.slice(0, 64)}...` : key)}, which the record did not read`);
+        return undefined;
+      }
+      const value = known.get(k);
+      return value === null || value === undefined ? undefined : { value, version: 0 };
+    },
+    listState(ns) {
+      misses.push(`state.list of ${label(ns)} (a record holds the keys a call read, not which keys existed)`);
+      return [];
+    },
+    namespaceVersion: () => 0,
+  };
+}

@@ -68,9 +68,32 @@ export const changeParams = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('remove'), name: capabilityName }),
 ]);
 
+export const replayParams = z
+  .strictObject({
+    samples: z.number().int().min(0).max(1000).optional().meta({ default: 100, description: 'Recorded calls replayed per changed capability (newest first)' }),
+    maxChanged: z.number().int().min(0).optional().meta({ description: 'Refuse the changeset (REPLAY_FAILED) when a capability changes more answers than this' }),
+  })
+  .meta({ description: "Replay each changed capability's candidate on recorded calls of the version it replaces, before committing" });
+
 export const applyParams = z.strictObject({
   changes: z.array(changeParams).min(1).meta({ description: 'The changes, in order' }),
   dryRun: z.boolean().optional().meta({ default: false, description: 'Validate and run the gates without committing' }),
+  replay: replayParams.optional(),
+});
+
+/** Replay of one changed capability (capabilities/evaluation.ts ReplaySummary). */
+export const replaySummary = z.object({
+  name: z.string(),
+  from: z.string().meta({ description: 'The version replaced, whose records were replayed' }),
+  to: z.string().meta({ description: 'The candidate' }),
+  samples: z.number().int(),
+  same: z.number().int(),
+  changed: z.number().int(),
+  errors: z.number().int().meta({ description: 'Counted samples (same + changed) the candidate answered with an error' }),
+  unstable: z.number().int().meta({ description: 'Records the current version no longer reproduces (not counted)' }),
+  unreplayable: z.number().int().meta({ description: 'Records that cannot be replayed, or a candidate that read or fetched outside the record' }),
+  skipped: z.number().int().optional().meta({ description: "Records not replayed: the changeset's replay time ran out" }),
+  examples: z.array(z.object({ input: jsonPassthrough, before: jsonPassthrough, after: jsonPassthrough })).meta({ description: 'The first changed samples (an error as { error: { type, message } })' }),
 });
 
 /** One change as planned/committed: what it did to which capability. */
@@ -93,6 +116,7 @@ export const applyResult = z.object({
   changes: z.array(changeSummary),
   touched: z.array(z.string()).meta({ description: 'Current capabilities outside the changeset whose tests run because they depend on it' }),
   gates: z.array(gateResult),
+  replay: z.array(replaySummary).optional().meta({ description: 'With params.replay: one summary per changed capability' }),
 });
 
 // ------------------------------------------------------------------------------ rollback, remove

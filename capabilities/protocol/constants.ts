@@ -9,7 +9,7 @@ export const LANGUAGES = ['js', 'ts'] as const satisfies readonly Language[];
 export const ACCESS_MODES = ['r', 'rw'] as const satisfies readonly Access[];
 
 /** Where a log line comes from: a live run (invocations, migrations) or a gate test's run. */
-export const LOG_ORIGINS = ['live', 'gate', 'dryRun'] as const;
+export const LOG_ORIGINS = ['live', 'gate', 'dryRun', 'replay'] as const;
 
 /** `namespace`: a shared namespace (`mode` r or rw). `http`: an egress destination pattern
  *  (`methods`, default all). The store keeps both in one table (store/grants.ts). */
@@ -23,7 +23,7 @@ export const JOB_EVENT_TYPES = ['job.succeeded', 'job.failed', 'job.dead'] as co
 export const ROLLOUT_EVENT_TYPES = ['rollout.step', 'rollout.promoted', 'rollout.aborted'] as const;
 export const EVENT_TYPES = [...COMMIT_EVENT_TYPES, 'log', ...JOB_EVENT_TYPES, ...ROLLOUT_EVENT_TYPES] as const;
 
-export const PROGRESS_PHASES = ['compile', 'gates', 'migrate', 'commit'] as const;
+export const PROGRESS_PHASES = ['compile', 'gates', 'replay', 'migrate', 'commit'] as const;
 
 /** How a role is written where a principal is expected. */
 export const ROLE_PRINCIPAL_PREFIX = 'role:';

@@ -8,11 +8,13 @@ import type { ChangeParams, DescribeResult, ListItem, RegisterResult } from '../
 import type { Ctx } from '../context.ts';
 import { absoluteTime, compactJson, formatJson, keyValues, plural, relativeTime, table, truncate } from '../format.ts';
 import { UsageError } from '../errors.ts';
+import { replayLines } from './replay-output.ts';
 import {
   destinationsText,
   commandPath,
   describeChange,
   gatesSummary,
+  nonNegativeInt,
   parseJsonArg,
   parseNameVersion,
   positiveInt,
@@ -64,13 +66,17 @@ export function addCapabilityCommands(program: Command, ctx: Ctx): void {
     .argument('[file...]', '.js/.ts module(s) with an exported manifest')
     .option('--activate <name@version>', 'also make an already registered version current (repeatable)', collect)
     .option('--remove <name>', 'also remove a capability in the same changeset (repeatable)', collect)
-    .option('--dry-run', 'validate and run the gates, commit nothing');
+    .option('--dry-run', 'validate and run the gates, commit nothing')
+    .option('--replay', 'replay each changed capability on recorded calls of the version it replaces, before committing')
+    .option('--samples <n>', 'with --replay: recorded calls replayed per capability (default 100, at most 1000)', nonNegativeInt)
+    .option('--max-changed <n>', 'with --replay: refuse the changeset (REPLAY_FAILED) when a capability changes more answers than this', nonNegativeInt);
   withExamples(apply, [
     'substrate apply docs/examples/tokenize.js docs/examples/wordcount.js',
     'substrate apply docs/examples/tokenize-1.1.js --remove text.report',
     'substrate apply --activate text.tokenize@1.0.0 --dry-run',
+    'substrate apply docs/examples/tokenize-1.1.js --replay --max-changed 0',
   ]);
-  apply.action(async (files: string[], opts: { activate?: string[]; remove?: string[]; dryRun?: boolean }, cmd: Command) => {
+  apply.action(async (files: string[], opts: { activate?: string[]; remove?: string[]; dryRun?: boolean; replay?: boolean; samples?: number; maxChanged?: number }, cmd: Command) => {
     const path = commandPath(cmd);
     const changes: ChangeParams[] = [];
     for (const file of files) changes.push({ op: 'register', ...readSource(file, path) });
@@ -81,9 +87,11 @@ export function addCapabilityCommands(program: Command, ctx: Ctx): void {
     }
     for (const name of opts.remove ?? []) changes.push({ op: 'remove', name });
     if (changes.length === 0) throw new UsageError('nothing to apply: give files, --activate or --remove', path);
+    if (!opts.replay && (opts.samples !== undefined || opts.maxChanged !== undefined)) throw new UsageError('--samples and --max-changed go with --replay', path);
+    const replay = opts.replay ? { ...(opts.samples !== undefined ? { samples: opts.samples } : {}), ...(opts.maxChanged !== undefined ? { maxChanged: opts.maxChanged } : {}) } : undefined;
     const client = await ctx.client();
     const res = await withProgress((onProgress) =>
-      client.call('capabilities/apply', { changes, ...(opts.dryRun ? { dryRun: true } : {}) }, { onProgress }),
+      client.call('capabilities/apply', { changes, ...(opts.dryRun ? { dryRun: true } : {}), ...(replay ? { replay } : {}) }, { onProgress }),
     );
     if (ctx.json) return ctx.printJson(res);
     const s = ctx.style;
@@ -91,6 +99,7 @@ export function addCapabilityCommands(program: Command, ctx: Ctx): void {
     for (const c of res.changes) ctx.print(`  ${describeChange(c)}`);
     if (res.touched?.length) ctx.print(`  ${s.dim('dependents tested:')} ${res.touched.join(', ')}`);
     ctx.print(`  ${gatesSummary(res.gates ?? [], s)}`);
+    if (res.replay) for (const l of replayLines(res.replay, s)) ctx.print(l);
   });
 
   // invoke --------------------------------------------------------------------------------------
