@@ -6,7 +6,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', '.substrate/**', 'docs/examples/**', 'tests/fixtures/**'] },
+  { ignores: ['node_modules/**', 'dist/**', 'console/dist/**', '.substrate/**', 'docs/examples/**', 'tests/fixtures/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
