@@ -18,6 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { crashError, crashReason, findCulprit } from './crash-report.ts';
 import { unbatch } from './ipc.ts';
 import { answerFetch } from './fetch-answer.ts';
+import { SPILL_AT, SpillPolicy } from './spill.ts';
 import type { RunHooks } from './run-hooks.ts';
 export type { RunHooks };
 import { tsxLoaderUrl, workerEnv, WORKER_FILE, WorkerHandle, type Pending, type Slot } from './worker-handle.ts';
@@ -116,6 +117,8 @@ export class SandboxPool {
   /** Version hash -> slot, fixed at its first run (routeHash, or the slot that inspected its code):
    *  every later run follows, so one version keeps one warm isolate. */
   private readonly pins = new LRUCache<string, number>({ max: MAX_PINS });
+  /** When a hot version's run may go to a worker other than its home (spill.ts). */
+  private readonly spill = new SpillPolicy();
 
   constructor(private readonly opts: SandboxPoolOptions) {
     this.size = Math.max(1, Math.floor(opts.size ?? os.availableParallelism()));
@@ -164,7 +167,10 @@ export class SandboxPool {
       return Promise.resolve({ ok: false, error: fail('SANDBOX_CRASHED', why, {}).toWire(), durationMs: 0 });
     }
     this.runs++;
-    const h = this.slots[this.slotOf(spec.root)].current;
+    const home = this.slotOf(spec.root);
+    const busy = this.slots.length > 1 && this.slots[home].current.pending.size >= SPILL_AT;
+    const slot = busy ? this.spill.choose(spec.root, home, this.slots.map((s) => ({ load: s.current.pending.size, available: s.current.ready && !s.current.retiring }))) : home;
+    const h = this.slots[slot].current;
     const id = ++this.seq;
     let timeoutMs: number | undefined;
     if (!h.sent.has(spec.root)) {
@@ -179,7 +185,7 @@ export class SandboxPool {
     const deadline =
       spec.deadline ?? Date.now() + (timeoutMs ?? this.opts.versions.getVersion(spec.root)?.manifest.limits.timeoutMs ?? KERNEL_LIMITS.maxTimeoutMs);
     return new Promise<RunResult>((resolve) => {
-      const p: Pending = { kind: 'run', resolve, watchdog: this.watchdog(h, id, Math.max(0, deadline - Date.now()) + WATCHDOG_GRACE_MS), started: performance.now(), invocationId: spec.invocationId, hooks };
+      const p: Pending = { kind: 'run', resolve, watchdog: this.watchdog(h, id, Math.max(0, deadline - Date.now()) + WATCHDOG_GRACE_MS), started: performance.now(), invocationId: spec.invocationId, root: spec.root, hooks };
       h.pending.set(id, p);
       h.send(hooks?.egress ? { t: 'run', id, spec, egress: true } : { t: 'run', id, spec });
     });
@@ -335,6 +341,7 @@ export class SandboxPool {
         if (p && p.kind === 'run') {
           h.pending.delete(m.id);
           clearTimeout(p.watchdog);
+          this.spill.done(p.root, m.result.ok);
           p.resolve(m.result);
         }
         this.afterSettle(h);
@@ -441,6 +448,7 @@ export class SandboxPool {
       const report = { pid: h.pid, signal, exitCode: code, reason, culprit, poolClosed: this.closed };
       for (const p of held) {
         clearTimeout(p.watchdog);
+        if (p.kind === 'run' && !expected) this.spill.crashed(p.root);
         if (p.kind === 'run') p.resolve({ ok: false, error: crashError({ ...report, invocationId: p.invocationId }).toWire(), durationMs: performance.now() - p.started });
         else p.reject(crashError(report));
       }

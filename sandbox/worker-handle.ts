@@ -48,7 +48,7 @@ export function workerEnv(opts: WorkerEnvOptions, nonce: string): NodeJS.Process
 }
 
 export type Pending =
-  | { kind: 'run'; resolve: (r: RunResult) => void; watchdog: NodeJS.Timeout; started: number; invocationId: string; hooks?: RunHooks }
+  | { kind: 'run'; resolve: (r: RunResult) => void; watchdog: NodeJS.Timeout; started: number; invocationId: string; root: string; hooks?: RunHooks }
   | { kind: 'inspect'; resolve: (i: Inspection) => void; reject: (e: SubstrateError) => void; watchdog: NodeJS.Timeout };
 
 export interface Slot {
