@@ -17,6 +17,7 @@ import { addKernelCommands } from './commands/kernel.ts';
 import { addJobCommands } from './commands/jobs.ts';
 import { addSecretCommands } from './commands/secrets.ts';
 import { addEffectCommands } from './commands/effects.ts';
+import { addRolloutCommands } from './commands/rollouts.ts';
 
 function packageVersion(): string {
   try {
@@ -68,6 +69,7 @@ export function buildProgram(ctx: Ctx): Command {
   addJobCommands(program, ctx);
   addSecretCommands(program, ctx);
   addEffectCommands(program, ctx);
+  addRolloutCommands(program, ctx);
 
   const wire = (c: Command): void => {
     c.exitOverride((err) => {

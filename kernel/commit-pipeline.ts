@@ -100,6 +100,7 @@ export class CommitPipeline {
   async rollback(principal: Principal, params: RollbackParams, onProgress?: ProgressFn): Promise<RollbackResult> {
     assertName(params.name);
     this.prep.checkOwner(principal, params.name);
+    this.guard([params.name]);
     const cur = this.gen.graph.current(params.name);
     const target = params.to !== undefined ? params.to : previousVersion(this.journalChanges(params.name), params.name, cur?.version ?? null);
     if (target === undefined) {

@@ -7,6 +7,7 @@ import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { paramsJsonSchema } from '../capabilities/protocol/json-schema.ts';
 import { PROTOCOL, type MethodName } from '../capabilities/protocol/methods.ts';
 import type { ApplyResult, DescribeResult, GraphResult, ImpactResult, RegisterResult, RollbackResult } from '../capabilities/protocol/types.ts';
+import { rolloutTools } from './rollout-tools.ts';
 import { summarizeApply, summarizeDescribe, summarizeGraph, summarizeRegister } from './summaries.ts';
 
 export interface ManagementTool {
@@ -114,6 +115,7 @@ export const MANAGEMENT: Record<string, ManagementTool> = {
   },
   ...jobTools(),
   ...accessTools(),
+  ...rolloutTools(toolInputSchema),
 };
 
 /** The durable-work tools (docs/jobs.md): their results are small and regular, so a model gets the

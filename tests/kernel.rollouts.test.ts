@@ -8,6 +8,12 @@ import { rmSync } from 'node:fs';
 import { SubstrateError } from '../capabilities/errors.ts';
 import { LOCAL_OPERATOR, type Json } from '../capabilities/types.ts';
 import type { KernelEvent, RolloutEvent, RolloutInfo } from '../kernel/api.ts';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { inProcessBackend } from '../kernel/mcp-backend.ts';
+import { createMcpServer } from '../mcp/server.ts';
+import { runCli } from './cli-run.ts';
 import { cap, eventually, startTestKernel, tmpDir, type TestKernel } from './helpers.ts';
 
 const op = LOCAL_OPERATOR;
@@ -28,11 +34,12 @@ async function kernel(dataDir?: string): Promise<TestKernel> {
 function drive(k: TestKernel, name: string, lanes = 4) {
   let running = true;
   const failures: SubstrateError[] = [];
-  const outputs: Json[] = [];
+  const outputs: Array<{ output: Json; generation: number }> = [];
   const loops = Array.from({ length: lanes }, async () => {
     while (running) {
       try {
-        outputs.push((await k.kernel.invoke({ name, input: null })).output);
+        const r = await k.kernel.invoke({ name, input: null });
+        outputs.push({ output: r.output, generation: r.generation });
       } catch (e) {
         failures.push(e as SubstrateError);
       }
@@ -91,13 +98,11 @@ describe('canary rollouts', () => {
       // Every failure is the bad canary's own error.
       expect(load.failures.length).toBeGreaterThan(0);
       for (const f of load.failures) expect([f.type, f.data.version, f.message]).toEqual(['CAPABILITY_ERROR', '1.1.0', expect.stringContaining('canary broke')]);
-      const failedBefore = load.failures.length;
-      // After the abort, all traffic is on 1.0.0.
-      await new Promise((r) => setTimeout(r, 300));
-      const n = load.outputs.length;
-      await eventually(() => expect(load.outputs.length).toBeGreaterThan(n + 20));
-      expect(load.outputs.slice(n + 8).every((o) => (o as { v: string }).v === '1.0.0')).toBe(true);
-      expect(load.failures.length).toBe(failedBefore);
+      // After the abort, all traffic is on 1.0.0: every call that started on its generation or later.
+      const abortGen = k.kernel.currentGeneration();
+      await eventually(() => expect(load.outputs.filter((o) => o.generation >= abortGen).length).toBeGreaterThan(20));
+      expect(load.outputs.filter((o) => o.generation >= abortGen).every((o) => (o.output as { v: string }).v === '1.0.0')).toBe(true);
+      const failedBefore = load.failures.filter((f) => f.data.version === '1.1.0').length;
 
       // A good canary goes all the way.
       await k.kernel.register(op, { source: cap({ name: 'ro.svc', version: '1.2.0', body: 'return { v: "1.2.0" };' }), activate: false });
@@ -109,13 +114,15 @@ describe('canary rollouts', () => {
         [60, 'pass'],
       ]);
       expect(k.kernel.describe({ name: 'ro.svc' }).version).toBe('1.2.0');
-      const m = load.outputs.length;
-      await eventually(() => expect(load.outputs.length).toBeGreaterThan(m + 20));
-      expect(load.outputs.slice(m + 8).every((o) => (o as { v: string }).v === '1.2.0')).toBe(true);
-      expect(load.failures.length).toBe(failedBefore);
+      const promoteGen = k.kernel.currentGeneration();
+      await eventually(() => expect(load.outputs.filter((o) => o.generation >= promoteGen).length).toBeGreaterThan(20));
+      expect(load.outputs.filter((o) => o.generation >= promoteGen).every((o) => (o.output as { v: string }).v === '1.2.0')).toBe(true);
+      expect(load.failures.filter((f) => f.data.version === '1.1.0').length).toBe(failedBefore);
     } finally {
       await load.stop();
     }
+    // Every failure of the whole run is the bad canary's own error, none the mechanics'.
+    for (const f of load.failures) expect([f.type, f.data.version, f.message]).toEqual(['CAPABILITY_ERROR', '1.1.0', expect.stringContaining('canary broke')]);
 
     // The verdict is in the events...
     const rollouts = events.filter((e) => e.type.startsWith('rollout.'));
@@ -225,5 +232,57 @@ describe('canary rollouts', () => {
     }
     expect(load.failures).toEqual([]);
     expect(k.kernel.describe({ name: 'ro.r' }).version).toBe('1.2.0');
+  }, 120_000);
+
+  it('shows a rollout on the CLI and answers MCP tools with the verdict JSON and the next action', async () => {
+    const k = await kernel();
+    await k.kernel.register(op, { source: cap({ name: 'ro.cli', body: 'return 1;' }) });
+    await k.kernel.register(op, { source: cap({ name: 'ro.cli', version: '1.1.0', body: 'return 2;' }), activate: false });
+    const cli = (...args: string[]) => runCli(['--url', k.url, '--token', k.operatorToken, ...args]);
+
+    const started = await cli('rollout', 'ro.cli', '1.1.0', '--steps', '30,60', '--step-s', '600', '--no-follow');
+    expect(started.code, started.stderr).toBe(0);
+    expect(started.stdout).toContain('ro.cli 1.0.0 -> 1.1.0');
+    expect(started.stdout).toContain('canary at 30%');
+    for (let i = 0; i < 10; i++) await k.kernel.invoke({ name: 'ro.cli', input: null });
+    const status = await cli('rollout', 'status', 'ro.cli');
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/STEP\s+WEIGHT\s+GEN\s+VERDICT/);
+    expect(status.stdout).toMatch(/1\s+30%\s+\d+\s+running/);
+    expect(status.stdout).toContain('next: step 1 of 3 (30%)');
+    const json = JSON.parse((await cli('rollout', 'status', 'ro.cli', '--json')).stdout) as { items: RolloutInfo[] };
+    expect(json.items[0].live!.canary.calls + json.items[0].live!.baseline.calls).toBe(10);
+    expect((await cli('rollout', 'abort')).code).toBe(2);
+    const aborted = await cli('rollout', 'abort', 'ro.cli');
+    expect(aborted.stdout).toContain('aborted');
+
+    const [a, b] = InMemoryTransport.createLinkedPair();
+    const server = createMcpServer(inProcessBackend(k.rpc, k.kernel, op));
+    await server.connect(a);
+    const client = new Client({ name: 'rollout-test', version: '1.0.0' });
+    await client.connect(b);
+    try {
+      const res = (await client.callTool({ name: 'substrate_rollout', arguments: { name: 'ro.cli', version: '1.1.0', steps: [50], stepS: 1, minCalls: 3, maxP99Ratio: 1000 } })) as CallToolResult;
+      expect(res.isError, JSON.stringify(res.content)).toBeFalsy();
+      expect(JSON.parse((res.content[0] as { text: string }).text)).toMatchObject({ status: 'running', weight: 50, verdict: null, next: expect.stringContaining('step 1 of 2') });
+      const busy = (await client.callTool({ name: 'substrate_rollback', arguments: { name: 'ro.cli' } })) as CallToolResult;
+      expect((busy._meta?.['substrate/error'] as { type: string }).type).toBe('ROLLOUT_ACTIVE');
+      const load = drive(k, 'ro.cli', 2);
+      try {
+        await settled(k, 'ro.cli');
+      } finally {
+        await load.stop();
+      }
+      const got = (await client.callTool({ name: 'substrate_rollout_get', arguments: { name: 'ro.cli' } })) as CallToolResult;
+      const text = JSON.parse((got.content[0] as { text: string }).text.split('\n{')[0]) as { next: string; status: string; verdict: { verdict: string; checks: unknown[] } };
+      expect(text).toMatchObject({ status: 'promoted', next: '1.1.0 is current; nothing to do', verdict: { verdict: 'pass' } });
+      expect(text.verdict.checks).toHaveLength(3);
+      expect((got.structuredContent as { items: RolloutInfo[] }).items[0].status).toBe('promoted');
+      const none = (await client.callTool({ name: 'substrate_rollout_abort', arguments: { name: 'ro.cli' } })) as CallToolResult;
+      expect(none.isError).toBe(true);
+    } finally {
+      await client.close();
+      await server.close();
+    }
   }, 120_000);
 });

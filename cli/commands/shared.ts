@@ -98,7 +98,7 @@ export function describeChange(c: ChangeSummary): string {
     case 'register':
       return `register ${c.name} ${c.version ?? ''}${c.activated ? was : ' (not activated)'}`;
     case 'activate':
-      return `activate ${c.name} ${c.version ?? ''}${was}`;
+      return `activate ${c.name} ${c.version ?? ''}${was}${c.rollout ? ' (rollout promoted)' : ''}`;
     case 'remove':
       return `remove ${c.name}${was}`;
     case 'rollout': {
