@@ -14,6 +14,8 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { inProcessBackend } from '../kernel/mcp-backend.ts';
 import { createMcpServer } from '../mcp/server.ts';
 import { runCli } from './cli-run.ts';
+import { judge, normalizeSteps } from '../kernel/rollouts.ts';
+import type { VersionWindow } from '../capabilities/evaluation.ts';
 import { cap, eventually, startTestKernel, tmpDir, type TestKernel } from './helpers.ts';
 
 const op = LOCAL_OPERATOR;
@@ -285,4 +287,30 @@ describe('canary rollouts', () => {
       await server.close();
     }
   }, 120_000);
+});
+
+describe('the verdict of a step', () => {
+  const w = (calls: number, errors: number, p99: number): VersionWindow => ({ name: 'x', version: '1', calls, errors, errorsByType: {}, p50: 0, p95: 0, p99, reruns: 0, conflicts: 0, egress: 0, jobs: 0 });
+  const row = { step: 1, steps: [5, 25, 100], minCalls: 50, maxErrorRateDelta: 0.01, maxP99Ratio: 2 };
+
+  it('is inconclusive with too few calls of either version, whatever the other checks say', () => {
+    const v = judge(row, w(49, 40, 100), w(500, 0, 5), 60);
+    expect(v).toMatchObject({ verdict: 'inconclusive', step: 1, weight: 25, windowS: 60 });
+    expect(v.checks.map((c) => [c.id, c.ok])).toEqual([['minCalls', false], ['errorRateDelta', false], ['p99Ratio', false]]);
+    expect(judge(row, w(60, 0, 5), w(49, 0, 5), 60).verdict).toBe('inconclusive');
+  });
+
+  it('fails on the error-rate delta or the p99 ratio, with a reason each, and passes within both', () => {
+    expect(judge(row, w(100, 2, 5), w(1000, 0, 5), 60)).toMatchObject({ verdict: 'fail', reasons: [expect.stringContaining('error rate 2.0% vs 0.0%')] });
+    expect(judge(row, w(100, 1, 5), w(1000, 0, 5), 60).verdict).toBe('pass');
+    expect(judge(row, w(100, 0, 50), w(1000, 0, 20), 60)).toMatchObject({ verdict: 'fail', reasons: [expect.stringContaining('ratio 2.50 > 2')] });
+    // Under the 10 ms floor a ratio is noise: 6 ms against 1 ms passes.
+    expect(judge(row, w(100, 0, 6), w(1000, 0, 1), 60).verdict).toBe('pass');
+  });
+
+  it('takes increasing percentages and ends them with 100', () => {
+    expect(normalizeSteps([5, 25, 50])).toEqual([5, 25, 50, 100]);
+    expect(normalizeSteps([10, 100])).toEqual([10, 100]);
+    for (const bad of [[50, 25], [0, 50], [100], [20, 20]]) expect(() => normalizeSteps(bad)).toThrow(/increasing|below 100/);
+  });
 });
