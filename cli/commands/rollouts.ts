@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import type { RolloutInfo, RolloutParams } from '../../kernel/api.ts';
 import type { Ctx } from '../context.ts';
-import { relativeTime, table, type Style } from '../format.ts';
+import { relativeTime, table, visibleWidth, type Style } from '../format.ts';
 import { UsageError } from '../errors.ts';
 import { readSource, withExamples } from './shared.ts';
 
@@ -117,7 +117,9 @@ export function addRolloutCommands(program: Command, ctx: Ctx): void {
         if (ctx.isTTY) {
           if (drawn) ctx.stdout.write(`\x1b[${drawn}F\x1b[J`);
           ctx.print(text);
-          drawn = text.split('\n').length;
+          // Rows the terminal wrapped count too, or the redraw would climb too few.
+          const cols = ctx.columns ?? 80;
+          drawn = text.split('\n').reduce((n, line) => n + Math.max(1, Math.ceil(visibleWidth(line) / cols)), 0);
         } else {
           const key = `${r.status}:${r.step}:${r.history.at(-1)?.extensions ?? 0}`;
           if (key !== lastKey) ctx.print(`${lastKey ? '\n' : ''}${text}`);
