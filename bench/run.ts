@@ -1,4 +1,4 @@
-// `npm run bench [name...] [--json file]`: runs bench/invoke, bench/upgrade, bench/state, bench/jobs and bench/effects (or the
+// `npm run bench [name...] [--json file]`: runs bench/invoke, bench/upgrade, bench/state, bench/jobs, bench/effects and bench/scale (or the
 // named ones) in order, each in a fresh Node process so one bench's isolates, workers and garbage
 // do not weigh on the next; forwards their output, then prints every figure that has a target and
 // whether it is met. Exit code 1 only if a bench crashed: a missed target is a figure, not a failure.
@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { fmt, fmtRatio, machineLine, RESULT_PREFIX, type BenchResult } from './measure.ts';
 
-const ALL = ['invoke', 'upgrade', 'state', 'jobs', 'effects'] as const;
+const ALL = ['invoke', 'upgrade', 'state', 'jobs', 'effects', 'scale'] as const;
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 function parseArgs(argv: string[]): { names: string[]; json: string } {
