@@ -42,6 +42,7 @@ export const REPLAY_MAX_SAMPLES = 1000;
 /** Changed samples shown per capability, and the JSON characters of each value shown. */
 export const REPLAY_EXAMPLES = 5;
 export const REPLAY_EXAMPLE_CHARS = 4096;
+const PROGRESS_STEPS = 50;
 
 export interface ReplayOptions {
   samples?: number;
@@ -111,9 +112,11 @@ export async function runReplay(opts: {
     const records = samples === 0 ? [] : opts.records(t.fromHash, samples).slice(0, samples);
     opts.onProgress?.({ phase: 'replay', capability: t.name, version: t.to, done: 0, total: records.length });
     let done = 0;
+    // At most PROGRESS_STEPS notifications per capability, however many records.
+    const every = Math.max(1, Math.ceil(records.length / PROGRESS_STEPS));
     const verdicts = await mapLimit(records, opts.concurrency, async (rec) => {
       const v = await replayOne(opts, t, rec);
-      opts.onProgress?.({ phase: 'replay', capability: t.name, version: t.to, done: ++done, total: records.length });
+      if (++done % every === 0 || done === records.length) opts.onProgress?.({ phase: 'replay', capability: t.name, version: t.to, done, total: records.length });
       return v;
     });
     summaries.push(summarize(t, records, verdicts));
