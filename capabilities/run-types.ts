@@ -14,6 +14,10 @@ export type Links = { [hash: string]: { [depName: string]: string } };
  *  (0 = the key was absent); `nsReads` records list() calls, validated by namespace version. */
 export interface TxnRecord {
   reads: Array<[namespace: string, key: string, version: number]>;
+  /** The value each entry of `reads` saw, as JSON text (null: absent), in the same order. Only on
+   *  live runs of versions whose manifest does not say `record: false`: the kernel's call records
+   *  (kernel/records.ts) hold them so a replay can serve the same reads. */
+  readValues?: Array<string | null>;
   nsReads: Array<[namespace: string, version: number]>;
   /** JSON text of the new value, or null for a delete. In the order of last write per key. */
   writes: Array<[namespace: string, key: string, value: string | null]>;

@@ -22,6 +22,7 @@ import type { Egress, EgressSession } from './egress.ts';
 import { treeEgress } from './egress-policy.ts';
 import type { GrantRules } from './grants.ts';
 import { KeyLocks, lockKey } from './key-locks.ts';
+import type { Evaluation } from './call-trace.ts';
 
 export class Invocations {
   private readonly locks = new KeyLocks();
@@ -40,6 +41,9 @@ export class Invocations {
 
   /** Told the outcome of every root call (the rollout controller's samples, rollout-samples.ts). */
   observe: (hash: string, ok: boolean, durationMs: number, errorType?: string) => void = () => undefined;
+
+  /** Metrics and records of root calls (call-trace.ts); null: neither is kept. */
+  evaluation: Evaluation | null = null;
 
   async invoke(params: InvokeParams, opts: { job?: JobInfo } = {}): Promise<InvokeResult> {
     const started = performance.now();
@@ -61,7 +65,9 @@ export class Invocations {
     let session: EgressSession | undefined;
     const timeoutMs = this.gen.manifestOf(root.hash).limits.timeoutMs;
     const egress = () => (session ??= this.egress.session(invocationId));
+    const trace = this.evaluation?.begin(root, params.input ?? null, generation, invocationId, opts.job !== undefined);
     let failure: string | undefined = 'UNKNOWN';
+    let caught: unknown;
     try {
       for (let attempt = 0; ; attempt++) {
         if (attempt > 0) session?.nextAttempt();
@@ -78,7 +84,8 @@ export class Invocations {
           deadline,
           shared: access.shared,
           ...(opts.job ? { job: opts.job } : {}),
-        }, treeEgress(links, deadline, timeoutMs, egress));
+        }, treeEgress(links, deadline, timeoutMs, trace ? trace.attempt(egress) : egress));
+        trace?.ran(result);
         if (!result.ok) throw SubstrateError.fromWire(result.error);
         this.grants.checkTxn(access, result.txn);
         if (this.commitTxn(result.txn, holder) === 'ok') {
@@ -106,10 +113,12 @@ export class Invocations {
       }
     } catch (e) {
       failure = e instanceof SubstrateError ? e.type : 'UNKNOWN';
+      caught = e;
       throw e;
     } finally {
       if (holder) this.locks.release(holder);
       this.observe(root.hash, failure === undefined, performance.now() - started, failure);
+      trace?.end(failure === undefined ? undefined : (caught ?? failure), performance.now() - started);
     }
   }
 

@@ -69,6 +69,9 @@ import type { Lookup } from './egress.ts';
 import { LogBuffer } from './log-buffer.ts';
 import { Preparation } from './prepare.ts';
 import { Queries } from './queries.ts';
+import { Evaluation } from './call-trace.ts';
+import { Metrics } from './metrics.ts';
+import { Records } from './records.ts';
 import { Rollouts } from './rollouts.ts';
 import { RolloutSamples } from './rollout-samples.ts';
 import { KERNEL_VERSION } from './version.ts';
@@ -98,6 +101,11 @@ export interface KernelOptions {
   egressLookup?: Lookup;
   /** CAs the request performer trusts instead of Node's defaults (a private CA, tests). */
   egressCa?: string | Buffer | Array<string | Buffer>;
+  /** Per-version metrics of root calls (kernel/metrics.ts); default on. Off: metrics/get and
+   *  /metrics report nothing (bench/invoke's baseline). */
+  metrics?: boolean;
+  /** Call records (kernel/records.ts); default on. Off: nothing is recorded. */
+  records?: boolean;
 }
 
 // Defined beside ProgressEvent in api.ts so gates.ts needs nothing from this file (no cycle).
@@ -120,6 +128,10 @@ export class Kernel {
   readonly secrets: Secrets;
   /** The effect journal: record() per request, effects/list (kernel/effects-api.ts). */
   readonly effects: EffectsApi;
+  /** Per-version counts of root calls (metrics/get, GET /metrics, rollouts' windows); null when off. */
+  readonly metrics: Metrics | null;
+  /** Recorded root invocations (records/list, replay); null when off. */
+  readonly records: Records | null;
   /** capabilities/rollout, rollouts/* (kernel/rollouts.ts). */
   readonly rollouts: Rollouts;
   private readonly runner: JobRunner;
@@ -128,7 +140,7 @@ export class Kernel {
   private readonly logs: LogBuffer;
   private closed = false;
   /** The records replay reads, newest first (kernel/replay.ts): kernel.records once it is wired. */
-  replayRecords: (hash: string, limit: number) => CallRecord[] = () => [];
+  replayRecords: (hash: string, limit: number) => CallRecord[] = (hash, limit) => this.records?.list(hash, limit) ?? [];
 
   private constructor(store: StoreApi, pool: SandboxPool, dataDir: string, opts: KernelOptions) {
     this.store = store;
@@ -142,6 +154,9 @@ export class Kernel {
     this.queries = new Queries(store, this.gen);
     const egress = kernelEgress({ gen: this.gen, grants: this.grants, secrets: this.secrets, effects: this.effects, lookup: opts.egressLookup, ca: opts.egressCa });
     this.invocations = new Invocations(store, pool, this.gen, this.grants, egress);
+    this.metrics = opts.metrics === false ? null : new Metrics();
+    this.records = opts.records === false ? null : new Records(store.records, { graph: () => this.gen.graph, ownerIdOf: (name) => store.capability(name)?.ownerId });
+    this.invocations.evaluation = new Evaluation(this.metrics, this.records, (hash) => this.gen.manifestOf(hash).record !== false);
     const prep = new Preparation(store, pool, this.gen, this.grants);
     this.pipeline = new CommitPipeline(store, pool, this.gen, this.grants, prep, this.events, {
       gateConcurrency: opts.gateConcurrency ?? 4,
@@ -208,6 +223,7 @@ export class Kernel {
     this.runner.stop();
     await this.pool.close();
     this.effects.close();
+    this.records?.close();
     this.store.close();
   }
 

@@ -13,6 +13,7 @@ import type { EventType, MethodName, ProgressEvent, SubscribeResult } from './ap
 import type { Kernel } from './kernel.ts';
 import type { Auth } from './auth.ts';
 import { LogAccess } from './log-access.ts';
+import { metricsGet } from './metrics.ts';
 import { isStorageFull, storageFullError } from '../store/storage-errors.ts';
 
 export interface CallContext {
@@ -95,6 +96,12 @@ export const METHODS: Record<MethodName, MethodSpec> = {
   'rollouts/get': method('rollouts/get', (k, _c, p) => k.rollouts.get(p?.name)),
   'rollouts/abort': method('rollouts/abort', (k, ctx, p) => k.rollouts.abort(ctx.principal, p.name)),
   'rollouts/promote': method('rollouts/promote', (k, ctx, p) => k.rollouts.promote(ctx.principal, p.name)),
+  'metrics/get': method('metrics/get', (k, _c, p) => metricsGet(k.metrics, k.currentGraph(), p ?? {}, k.info().uptimeMs)),
+  // Operators, and agents for the capabilities they own: records hold inputs (kernel/records.ts).
+  'records/list': method('records/list', (k, ctx, p) => {
+    if (!k.records) throw fail('NOT_FOUND', 'call records are off in this kernel', { what: 'records' });
+    return k.records.listFor(ctx.principal, p);
+  }),
   'kernel/backup': method('kernel/backup', (k, _c, p) => k.backup(p.file)),
 };
 

@@ -16,6 +16,7 @@ import { WS_PROTOCOL, bearer, protocolOffer, type Auth } from './auth.ts';
 import { OriginPolicy, corsHeaders, isPreflight, normalizeOrigin, preflightHeaders, refusalBody } from './http-origin.ts';
 import { LogAccess } from './log-access.ts';
 import { answerHealth } from './health.ts';
+import { prometheusRoute } from './metrics-prom.ts';
 import type { ConsoleHandler } from './console-routes.ts';
 import type { Rpc } from './rpc.ts';
 
@@ -119,6 +120,8 @@ export class Server {
       heartbeatMs: 30_000,
       drainMs: 10_000,
       ...opts,
+      // GET /metrics: Prometheus text for operators (kernel/metrics-prom.ts), beside the given routes.
+      routes: new Map([['/metrics', prometheusRoute({ metrics: rpc.kernel.metrics, generation: () => rpc.kernel.currentGeneration(), recordsDropped: () => rpc.kernel.records?.dropped ?? 0 })], ...(opts.routes ?? [])]),
     };
     this.allowedOrigins = (opts.allowedOrigins ?? []).map(normalizeOrigin);
     this.logAccess = new LogAccess(rpc.kernel.grants);

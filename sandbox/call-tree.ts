@@ -89,7 +89,9 @@ export class CallTreeRunner {
       const deadline = spec.deadline ?? Date.now() + payload.manifest.limits.timeoutMs;
       const source = replay ?? (spec.state.mode === 'scratch' ? seedSource(spec.state.seed) : this.deps.liveState());
       const effects: TreeEgress = { egress, invocationId: spec.invocationId, deadline, requests: 0, inFlight: 0 };
-      tree = { spec, txn: new Transaction(source), logs: 0, calls: 1, done: false, effects };
+      // Live runs of recorded versions keep the values they read (the kernel's call records).
+      const recordValues = spec.state.mode === 'live' && spec.entry === 'default' && payload.manifest.record !== false;
+      tree = { spec, txn: new Transaction(source, { recordValues }), logs: 0, calls: 1, done: false, effects };
       let inputJson: string;
       let input: Json | undefined;
       if (spec.entry === 'migrate') {

@@ -124,8 +124,16 @@ export class Transaction {
   private readonly keys = new Set<string>();
   private readonly jobKeys = new Map<string, JobKeyRead>();
   private enqueued = 0;
+  /** The value of each read (JSON text, null: absent), by slot, when the run is recorded. */
+  private readonly values: Map<string, string | null> | null;
 
-  constructor(private readonly source: StateSource) {}
+  /** `recordValues`: keep the value of every read too (TxnRecord.readValues, for call records). */
+  constructor(
+    private readonly source: StateSource,
+    opts: { recordValues?: boolean } = {},
+  ) {
+    this.values = opts.recordValues ? new Map() : null;
+  }
 
   savepoint(parent: Savepoint): Savepoint {
     return new Savepoint(parent);
@@ -184,7 +192,10 @@ export class Transaction {
       if (w) return w[2] ?? undefined;
     }
     const row = this.source.readState(ns, key);
-    if (!this.reads.has(k)) this.reads.set(k, [ns, key, row ? row.version : 0]);
+    if (!this.reads.has(k)) {
+      this.reads.set(k, [ns, key, row ? row.version : 0]);
+      this.values?.set(k, row ? row.value : null);
+    }
     return row?.value;
   }
 
@@ -262,7 +273,10 @@ export class Transaction {
           break;
         }
         const k = slot(ns, b.key);
-        if (!this.reads.has(k)) this.reads.set(k, [ns, b.key, b.version]);
+        if (!this.reads.has(k)) {
+          this.reads.set(k, [ns, b.key, b.version]);
+          this.values?.set(k, b.value);
+        }
         merged.push({ key: b.key, value: b.value });
         bytes += b.value.length;
       } else if (o) {
@@ -286,6 +300,7 @@ export class Transaction {
   record(): TxnRecord {
     return {
       reads: [...this.reads.values()],
+      ...(this.values ? { readValues: [...this.reads.keys()].map((k) => this.values!.get(k) ?? null) } : {}),
       nsReads: [...this.nsReads],
       writes: [...this.root.writes.values()],
       ...(this.root.jobs.length ? { jobs: [...this.root.jobs] } : {}),

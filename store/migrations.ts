@@ -4,6 +4,7 @@
 // by newer code (a higher user_version than any migration here) is refused rather than guessed at.
 
 import type { Db } from './db.ts';
+import { ROLLOUTS_MIGRATION } from './rollouts.ts';
 
 export interface Migration {
   version: number;
@@ -229,6 +230,34 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 5,
+    name: 'call records',
+    up(db) {
+      db.exec(`
+        -- Recorded root invocations (store/records.ts): the newest per version hash are kept.
+        -- body is the rest of the CallRecord as JSON (input, output or error, reads, egress).
+        CREATE TABLE call_records (
+          seq            INTEGER PRIMARY KEY,
+          id             TEXT NOT NULL,
+          at             INTEGER NOT NULL,
+          name           TEXT NOT NULL,
+          version        TEXT NOT NULL,
+          hash           TEXT NOT NULL,
+          generation     INTEGER NOT NULL,
+          invocation_id  TEXT NOT NULL,
+          ok             INTEGER NOT NULL,
+          duration_ms    REAL NOT NULL,
+          replayable     INTEGER NOT NULL,
+          body           TEXT NOT NULL
+        );
+        CREATE INDEX call_records_by_hash ON call_records (hash, seq);
+        CREATE INDEX call_records_by_name ON call_records (name, seq);
+      `);
+    },
+  },
+  // Canary rollouts (store/rollouts.ts keeps its schema beside the table's statements).
+  ROLLOUTS_MIGRATION,
 ];
 
 /** The schema version of the file (0 for a new, empty file). */

@@ -24,6 +24,7 @@ import { GrantTable } from './grants.ts';
 import { JobTable } from './jobs.ts';
 import { SecretTable } from './secrets.ts';
 import { EffectTable } from './effects.ts';
+import { RecordTable } from './records.ts';
 import { RolloutTable } from './rollouts.ts';
 import type { CapabilityRow, CommitInput, GrantKind, GrantRow, JournalEntry, NamespaceOwnerRow, StoreApi, TokenRow, VersionMeta } from './types.ts';
 
@@ -100,6 +101,7 @@ export class Store implements StoreApi {
   /** Secrets as ciphertext (store/secrets.ts) and the effect journal (store/effects.ts). */
   readonly secrets: SecretTable;
   readonly effects: EffectTable;
+  readonly records: RecordTable;
   readonly rollouts: RolloutTable;
   private gen: number;
 
@@ -131,6 +133,7 @@ export class Store implements StoreApi {
     this.jobs = new JobTable(db);
     this.secrets = new SecretTable(db);
     this.effects = new EffectTable(db);
+    this.records = new RecordTable(db);
     this.rollouts = new RolloutTable(db);
     this.gen = Number(db.prepare<[], string>("SELECT value FROM meta WHERE key = 'generation'").pluck().get() ?? 0);
 

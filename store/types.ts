@@ -7,6 +7,7 @@ import type { TxnRecord } from '../capabilities/run-types.ts';
 import type { JobTable } from './jobs.ts';
 import type { SecretTable } from './secrets.ts';
 import type { EffectTable } from './effects.ts';
+import type { RecordTable } from './records.ts';
 import type { RolloutRow, RolloutTable } from './rollouts.ts';
 
 export interface CapabilityRow {
@@ -149,6 +150,8 @@ export interface StoreApi {
   // ---- secrets (ciphertext only; kernel/secrets.ts holds the key) and the effect journal ----
   readonly secrets: SecretTable;
   readonly effects: EffectTable;
+  /** Recorded root invocations per version (store/records.ts). */
+  readonly records: RecordTable;
   /** Canary rollouts (store/rollouts.ts); commit() writes a step's row with its generation. */
   readonly rollouts: RolloutTable;
 

@@ -11,6 +11,7 @@ import * as admin from './admin.ts';
 import * as caps from './capabilities.ts';
 import { noParams } from './common.ts';
 import * as egress from './egress.ts';
+import * as evaluation from './evaluation.ts';
 import * as events from './events.ts';
 import * as gs from './graph-state.ts';
 import * as jobs from './jobs.ts';
@@ -70,6 +71,8 @@ export const PROTOCOL = {
   'rollouts/get': def(ALL, rollouts.rolloutsGetParams.optional(), rollouts.rolloutsGetResult, 'Rollouts with their steps and verdicts, newest first'),
   'rollouts/abort': def(WRITERS, rollouts.rolloutNameParams, rollouts.rolloutInfo, "Returns all traffic of a rollout's name to the current version"),
   'rollouts/promote': def(WRITERS, rollouts.rolloutNameParams, rollouts.rolloutInfo, "Makes a rollout's canary current now (gated)"),
+  'metrics/get': def(ALL, evaluation.metricsGetParams.optional(), evaluation.metricsGetResult, 'Per version: calls, errors by type, duration percentiles, re-runs, egress, jobs'),
+  'records/list': def(WRITERS, evaluation.recordsListParams, evaluation.recordsListResult, 'Recorded root invocations of a capability, newest first'),
   'kernel/backup': def(OPERATORS, admin.backupParams, admin.backupResult, 'A consistent copy of the store [extension]'),
 } as const;
 
