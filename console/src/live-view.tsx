@@ -1,6 +1,7 @@
 // The live view: what the kernel reports now, reloaded at every event (and by hand): recent logs
 // (roles that may read them), jobs, schedules, and, where this kernel has the methods, rollouts
-// (rollouts/get) and metrics (metrics/get). Everything shown is what the API answers; the page
+// (rollouts/get) and calls per second, errors and latency per version (metrics/get, over the last
+// minute). Everything shown is what the API answers; the page
 // computes no rate or verdict of its own.
 
 import { useEffect, useRef, useState } from 'preact/hooks';
@@ -38,12 +39,31 @@ interface Rollout {
   history: { step: number; weight: number; verdict: { verdict: string; reasons: string[] } | null }[];
 }
 
+interface VersionMetrics {
+  name: string;
+  version: string;
+  current: boolean;
+  calls: number;
+  errors: number;
+  errorsByType: Record<string, number>;
+  p50: number;
+  p99: number;
+  callsPerS: number;
+}
+interface Metrics {
+  windowS: number;
+  items: VersionMetrics[];
+}
+
+/** The window metrics/get is asked for: "per second" means over the last minute. */
+const METRICS_WINDOW_S = 60;
+
 interface Snapshot {
   logs: LogLine[] | null;
   jobs: Job[];
   schedules: Schedule[];
   rollouts: Rollout[] | undefined;
-  metrics: unknown;
+  metrics: Metrics | undefined;
 }
 
 export function LiveView() {
@@ -63,7 +83,7 @@ export function LiveView() {
       rpc.call<{ items: Job[] }>('jobs/list', { limit: 50 }).then((r) => r.items),
       rpc.call<{ items: Schedule[] }>('schedules/list').then((r) => r.items),
       rpc.optional<{ items: Rollout[] }>('rollouts/get').then((r) => r?.items),
-      rpc.optional('metrics/get'),
+      rpc.optional<Metrics>('metrics/get', { windowS: METRICS_WINDOW_S }),
     ])
       .then(([l, jobs, schedules, rollouts, metrics]) => {
         setSnap({ logs: l, jobs, schedules, rollouts, metrics });
@@ -86,9 +106,45 @@ export function LiveView() {
       <ErrorBox error={error} />
       {!snap ? <p class="muted">Loading…</p> : null}
       {snap?.metrics !== undefined ? (
-        <div class="card">
-          <h3>Metrics</h3>
-          <Json value={snap.metrics} testId="metrics" />
+        <div class="card" data-testid="metrics">
+          <h3>Invocations, last {Math.round(snap.metrics.windowS)} s (metrics/get)</h3>
+          {Array.isArray(snap.metrics.items) ? (
+            <table>
+              <thead>
+                <tr>
+                  <th>capability</th>
+                  <th>calls/s</th>
+                  <th>calls</th>
+                  <th>errors</th>
+                  <th>errors by type</th>
+                  <th>p50 ms</th>
+                  <th>p99 ms</th>
+                </tr>
+              </thead>
+              <tbody>
+                {snap.metrics.items.map((m) => (
+                  <tr key={`${m.name}@${m.version}`}>
+                    <td>
+                      {m.name} v{m.version}
+                      {m.current ? '' : <span class="muted small"> (not current)</span>}
+                    </td>
+                    <td>{m.callsPerS.toFixed(2)}</td>
+                    <td>{m.calls}</td>
+                    <td class={m.errors ? 'status-failed' : ''}>{m.errors}</td>
+                    <td class="small">
+                      {Object.entries(m.errorsByType)
+                        .map(([t, n]) => `${t} ${n}`)
+                        .join(', ')}
+                    </td>
+                    <td>{m.p50.toFixed(1)}</td>
+                    <td>{m.p99.toFixed(1)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          ) : (
+            <Json value={snap.metrics} />
+          )}
         </div>
       ) : null}
       {snap?.rollouts !== undefined ? (
