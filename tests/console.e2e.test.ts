@@ -2,7 +2,8 @@
 // playwright-core) against a real kernel with the example graph: sign-in with operator and client
 // tokens (the client is offered no management action), the graph and its edges, a registration over
 // the API appearing without a reload, invoking from the form (result and typed error), the history
-// diff, a wrong token refused. Each test starts its own kernel and browser and ends both.
+// diff, a wrong token refused, a token revoked while open signing the page out. Each test starts
+// its own kernel and browser and ends both.
 
 import { readFileSync, existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -197,6 +198,19 @@ describe.skipIf(!existsSync(CHROMIUM))('web console (headless Chromium)', () => 
       await page.getByTestId('token').waitFor(WAIT);
       expect(await page.evaluate(() => sessionStorage.getItem('substrate.token'))).toBeNull();
       expect(page.url().startsWith(origin)).toBe(true);
+    });
+  });
+
+  it('a token revoked while the page is open signs it out', async () => {
+    await withConsole(async ({ k, page }) => {
+      const agent = k.auth.create('agent', 'console-agent');
+      await signIn(page, agent.token);
+      await expect(page.getByTestId('principal').textContent()).resolves.toContain('agent');
+      // An agent may manage (what it owns): the register view is offered.
+      await page.getByTestId('tab-register').waitFor(WAIT);
+      k.auth.revoke(agent.id);
+      await expect(page.getByTestId('signin-error').textContent()).resolves.toContain('revoked');
+      expect(await page.evaluate(() => sessionStorage.getItem('substrate.token'))).toBeNull();
     });
   });
 });
