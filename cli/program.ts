@@ -17,6 +17,8 @@ import { addKernelCommands } from './commands/kernel.ts';
 import { addJobCommands } from './commands/jobs.ts';
 import { addSecretCommands } from './commands/secrets.ts';
 import { addEffectCommands } from './commands/effects.ts';
+import { addTopCommand } from './commands/top.ts';
+import { addRecordCommands } from './commands/records.ts';
 import { addRolloutCommands } from './commands/rollouts.ts';
 
 function packageVersion(): string {
@@ -69,6 +71,8 @@ export function buildProgram(ctx: Ctx): Command {
   addJobCommands(program, ctx);
   addSecretCommands(program, ctx);
   addEffectCommands(program, ctx);
+  addTopCommand(program, ctx);
+  addRecordCommands(program, ctx);
   addRolloutCommands(program, ctx);
 
   const wire = (c: Command): void => {

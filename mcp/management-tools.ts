@@ -6,9 +6,12 @@
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { paramsJsonSchema } from '../capabilities/protocol/json-schema.ts';
 import { PROTOCOL, type MethodName } from '../capabilities/protocol/methods.ts';
+import type { ResultOf } from '../capabilities/protocol/methods.ts';
 import type { ApplyResult, DescribeResult, GraphResult, ImpactResult, RegisterResult, RollbackResult } from '../capabilities/protocol/types.ts';
 import { rolloutTools } from './rollout-tools.ts';
 import { summarizeApply, summarizeDescribe, summarizeGraph, summarizeRegister } from './summaries.ts';
+
+type MetricsGetResult = ResultOf<'metrics/get'>;
 
 export interface ManagementTool {
   method: MethodName;
@@ -116,6 +119,7 @@ export const MANAGEMENT: Record<string, ManagementTool> = {
   ...jobTools(),
   ...accessTools(),
   ...rolloutTools(toolInputSchema),
+  ...evaluationTools(),
 };
 
 /** The durable-work tools (docs/jobs.md): their results are small and regular, so a model gets the
@@ -155,6 +159,45 @@ function accessTools(): Record<string, ManagementTool> {
     one('substrate_secret_remove', 'secrets/remove', 'Remove a secret', 'Operators only. Removes a secret; requests naming it go out without it.', { destructiveHint: true }),
     one('substrate_effects', 'effects/list', 'Effect journal', 'The requests capabilities made to the outside world (or were served from the journal on a re-run), newest first: capability, method, URL, status or error, bytes, duration. Filter by capability name or invocation id. Agents see their own capabilities only.', read),
   ]);
+}
+
+/** Metrics and call records (docs/evaluation.md): what each version did, and what it was asked. */
+function evaluationTools(): Record<string, ManagementTool> {
+  const read = { readOnlyHint: true };
+  return {
+    substrate_metrics: {
+      method: 'metrics/get',
+      tool: {
+        name: 'substrate_metrics',
+        title: 'Metrics per version',
+        description:
+          'Per capability version: calls, errors by type, duration percentiles (p50, p95, p99 in ms), re-runs after state conflicts, egress requests and job runs, over the last windowS seconds (up to 3600) or since the kernel started. Compare a new version with the one it replaced before and after an upgrade or during a rollout.',
+        inputSchema: toolInputSchema('metrics/get'),
+        annotations: read,
+      },
+      summarize: (r) => summarizeMetrics(r as MetricsGetResult),
+    },
+    substrate_records: {
+      method: 'records/list',
+      tool: {
+        name: 'substrate_records',
+        title: 'Recorded calls',
+        description:
+          "Recorded real calls of a capability (the last 1000 per version, unless its manifest says record: false), newest first: input, output or error, duration, the state values read and the HTTP exchanges. Use them to see what a capability is actually asked before changing it; apply with replay runs a candidate on them. Agents see their own capabilities' records only.",
+        inputSchema: toolInputSchema('records/list'),
+        annotations: read,
+      },
+      summarize: (r) => JSON.stringify(r, null, 2),
+    },
+  };
+}
+
+function summarizeMetrics(r: MetricsGetResult): string {
+  const lines = r.items.map((m) => {
+    const types = Object.entries(m.errorsByType).map(([t, n]) => `${t} ${n}`).join(', ');
+    return `${m.name}@${m.version}${m.current ? ' (current)' : ''}: ${m.calls} calls (${m.callsPerS}/s), ${m.errors} errors${types ? ` (${types})` : ''}, p50 ${m.p50} ms, p99 ${m.p99} ms, ${m.reruns} re-runs, ${m.egress} requests, ${m.jobs} jobs`;
+  });
+  return [`Over the last ${r.windowS}s (since ${r.since}):`, ...(lines.length ? lines : ['no versions'])].join('\n');
 }
 
 export const MANAGEMENT_TOOLS: readonly string[] = Object.keys(MANAGEMENT).sort();
