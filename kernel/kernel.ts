@@ -165,10 +165,11 @@ export class Kernel {
       records: (hash, limit) => this.replayRecords(hash, limit),
     });
     const now = opts.now ?? Date.now;
-    // The verdicts' windows: the rollout samples until kernel.metrics (kernel/metrics.ts) is wired.
+    // The verdicts' windows: kernel.metrics (the counts metrics/get shows); with metrics off, the
+    // rollout's own samples of the two versions it watches (rollout-samples.ts).
     const samples = new RolloutSamples();
-    this.invocations.observe = (hash, ok, ms, type) => samples.observe(hash, ok, ms, type);
-    this.rollouts = new Rollouts({ store, gen: this.gen, pipeline: this.pipeline, prep, events: this.events, samples, windows: samples });
+    if (!this.metrics) this.invocations.observe = (hash, ok, ms, type) => samples.observe(hash, ok, ms, type);
+    this.rollouts = new Rollouts({ store, gen: this.gen, pipeline: this.pipeline, prep, events: this.events, samples, windows: this.metrics ?? samples });
     this.runner = new JobRunner(store, this.invocations, this.gen, this.events, { concurrency: Math.max(1, opts.jobConcurrency ?? 2), now });
     this.invocations.onJobs = () => this.runner.poke();
     this.scheduler = new Scheduler(store, this.gen, now, () => this.runner.poke());

@@ -1,9 +1,9 @@
 // What a rollout compares: per version, over a window of time, root calls, errors and the p99 of
-// their durations (capabilities/evaluation.ts VersionWindow). The controller asks a WindowSource;
-// until the kernel's metrics (kernel/metrics.ts, `kernel.metrics.window`) are wired in, this file's
-// RolloutSamples is that source: it keeps the outcome of each root call of the versions a running
-// rollout watches (canary and baseline), and nothing of any other version, so it costs one Set
-// lookup per invocation otherwise.
+// their durations (capabilities/evaluation.ts VersionWindow). The controller asks a WindowSource:
+// the kernel's metrics (kernel/metrics.ts, `kernel.metrics.window`), or, when metrics are off, this
+// file's RolloutSamples: it keeps the outcome of each root call of the versions a running rollout
+// watches (canary and baseline), and nothing of any other version, so it costs one Map lookup per
+// invocation otherwise.
 
 import type { VersionWindow } from '../capabilities/evaluation.ts';
 

@@ -59,7 +59,7 @@ export interface RolloutDeps {
   prep: Preparation;
   events: EventEmitter;
   samples: RolloutSamples;
-  /** What the verdict compares (kernel.metrics once wired; the samples until then). */
+  /** What the verdict compares: kernel.metrics, or `samples` when metrics are off. */
   windows: WindowSource;
   now?: () => number;
 }

@@ -49,7 +49,7 @@ export interface RolloutRow {
   reason: string | null;
 }
 
-/** The table (IF NOT EXISTS: see RolloutTable's constructor). */
+/** The table, made by migration 6 (IF NOT EXISTS: kernels of commit a02fa71 made it at open). */
 const ROLLOUTS_SCHEMA = `
   -- data is the whole RolloutRow as JSON; name, status and started_at are repeated to be queried.
   CREATE TABLE IF NOT EXISTS rollouts (
@@ -82,9 +82,6 @@ export class RolloutTable {
   };
 
   constructor(db: Db) {
-    // Until migration 6 is in MIGRATIONS (it follows the metrics migration, 5), the table is made
-    // here; the statements are idempotent, so the migration finds it made and changes nothing.
-    if (!db.prepare<[], number>("SELECT count(*) FROM sqlite_master WHERE name = 'rollouts'").pluck().get()) db.exec(ROLLOUTS_SCHEMA);
     this.s = {
       put: db.prepare(
         `INSERT INTO rollouts (id, name, status, started_at, data) VALUES (?, ?, ?, ?, ?)

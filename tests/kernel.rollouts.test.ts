@@ -26,8 +26,8 @@ afterAll(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-async function kernel(dataDir?: string): Promise<TestKernel> {
-  const k = await startTestKernel({ workers: 2, ...(dataDir ? { dataDir } : {}) });
+async function kernel(dataDir?: string, opts: { metrics?: boolean } = {}): Promise<TestKernel> {
+  const k = await startTestKernel({ workers: 2, ...opts, ...(dataDir ? { dataDir } : {}) });
   kernels.push(k);
   return k;
 }
@@ -235,6 +235,22 @@ describe('canary rollouts', () => {
     expect(load.failures).toEqual([]);
     expect(k.kernel.describe({ name: 'ro.r' }).version).toBe('1.2.0');
   }, 120_000);
+
+  it('judges on its own samples when metrics are off', async () => {
+    const k = await kernel(undefined, { metrics: false });
+    await k.kernel.register(op, { source: cap({ name: 'ro.s', body: 'return 1;' }) });
+    await k.kernel.register(op, { source: cap({ name: 'ro.s', version: '1.1.0', body: 'return 2;' }), activate: false });
+    const load = drive(k, 'ro.s', 2);
+    try {
+      await k.kernel.rollouts.start(op, { name: 'ro.s', version: '1.1.0', steps: [50], stepS: 1, minCalls: 5, maxP99Ratio: 1000 });
+      const done = await settled(k, 'ro.s');
+      expect(done.status).toBe('promoted');
+      expect(done.history[0].verdict?.checks[0]).toMatchObject({ id: 'minCalls', ok: true });
+    } finally {
+      await load.stop();
+    }
+    expect(load.failures).toEqual([]);
+  }, 60_000);
 
   it('shows a rollout on the CLI and answers MCP tools with the verdict JSON and the next action', async () => {
     const k = await kernel();
