@@ -79,7 +79,7 @@ export function addRolloutCommands(program: Command, ctx: Ctx): void {
     .option('--no-follow', 'return once the first step is in place');
   withExamples(cmd, [
     'substrate rollout text.tokenize 1.1.0 --steps 10,50,100 --step-s 30',
-    'substrate rollout text.tokenize 1.2.0 --file tokenize-1.2.js --no-follow',
+    'substrate rollout text.tokenize 1.1.0 --file docs/examples/tokenize-1.1.js --no-follow',
     'substrate rollout status text.tokenize',
     'substrate rollout abort text.tokenize',
     'substrate rollout promote text.tokenize',
