@@ -1,11 +1,9 @@
 // bench/upgrade's replay figure (issue 14): one apply dry run replaying 1,000 recorded calls of a
 // capability that reads a state key, on its candidate and on itself (two runs per record), in an
 // in-process kernel (Kernel.open, default workers); beside one plain invoke of the same capability
-// in the same kernel. The records are the kernel's own when kernel.records is wired, else built
-// here in CallRecord form from the live answers (kernel.replayRecords).
+// in the same kernel. The records are the kernel's own (kernel.records), written by the invokes.
 
 import path from 'node:path';
-import type { CallRecord } from '../capabilities/evaluation.ts';
 import { LOCAL_OPERATOR } from '../capabilities/types.ts';
 import { Kernel } from '../kernel/kernel.ts';
 import { log, summarize } from './measure.ts';
@@ -28,19 +26,13 @@ export async function replayFigures(dir: string): Promise<ReplayFigures> {
   const kernel = await Kernel.open({ dataDir: path.join(dir, 'replay') });
   try {
     const op = LOCAL_OPERATOR;
-    const reg = await kernel.register(op, { source: source('1.0.0', 2) });
+    await kernel.register(op, { source: source('1.0.0', 2) });
     const invokeMs: number[] = [];
-    const records: CallRecord[] = [];
     for (let n = 0; n < REPLAY_RECORDS; n++) {
       const s = performance.now();
-      const r = await kernel.invoke({ name: NAME, input: { n } });
+      await kernel.invoke({ name: NAME, input: { n } });
       invokeMs.push(performance.now() - s);
-      records.unshift({
-        id: `rec_${n}`, at: Date.now(), name: NAME, version: '1.0.0', hash: reg.hash, generation: r.generation, invocationId: r.invocationId,
-        input: { n }, output: r.output, durationMs: r.durationMs, reads: [[NAME, `k${n % 10}`, null]], egress: [], replayable: true,
-      });
     }
-    kernel.replayRecords = (hash, limit) => (hash === reg.hash ? records.slice(0, limit) : []);
     // The candidate changes every answer with an odd n.
     const candidate = source('1.1.0', 2).replace('input.n * 2', '(input.n % 2 ? input.n * 3 : input.n * 2)');
     log(`replay: ${REPLAY_RECORDS} records of ${NAME}, dry run …`);

@@ -139,7 +139,7 @@ export class Kernel {
   private readonly startedAt = Date.now();
   private readonly logs: LogBuffer;
   private closed = false;
-  /** The records replay reads, newest first (kernel/replay.ts): kernel.records once it is wired. */
+  /** The records replay reads, newest first (kernel/replay.ts): kernel.records (tests may set others). */
   replayRecords: (hash: string, limit: number) => CallRecord[] = (hash, limit) => this.records?.list(hash, limit) ?? [];
 
   private constructor(store: StoreApi, pool: SandboxPool, dataDir: string, opts: KernelOptions) {

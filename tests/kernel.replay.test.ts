@@ -2,9 +2,13 @@
 // on the candidate 1.1.0 and on 1.0.0 itself (the noise filter), hermetically: counts exact for
 // same, changed, errors, unstable (the current version reads Math.random; a record it no longer
 // reproduces) and unreplayable (a record that says so, a candidate reading a key or making a
-// request the record lacks); REPLAY_FAILED refuses and changes nothing; dry runs replay too.
+// request the record lacks); REPLAY_FAILED refuses and changes nothing; dry runs replay too; the
+// CLI's table and diffs, MCP's structured result; the budget; and the same counts on records the
+// kernel itself made of real invocations (a local HTTP server for the requests).
 
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -267,5 +271,42 @@ describe('replay limits and parts', () => {
     expect(text(await session.perform(caller, { method: 'POST', url: 'https://api.test/p', headers: [], body: b64('y') }))).toBe('EFFECT_FORBIDDEN');
     expect(text(await session.perform(caller, { method: 'POST', url: 'https://api.test/p', headers: [], body: b64('x') }))).toBe('posted');
     expect(session.misses).toEqual(['GET https://api.test/a', 'POST https://api.test/p']);
+  });
+});
+
+describe('replay on the kernel’s own records', () => {
+  it('records made by real invocations (state, a local HTTP server, Math.random, errors, state.list) replay with exact counts', async () => {
+    const api = http.createServer((req, res) => {
+      res.setHeader('content-type', 'text/plain');
+      res.end(req.url === '/item/1' ? 'one' : req.url === '/item/2' ? 'two' : 'other');
+    });
+    await new Promise<void>((r) => api.listen(0, '127.0.0.1', r));
+    const port = (api.address() as AddressInfo).port;
+    const k3 = await startTestKernel({ workers: 2 });
+    try {
+      const host = `127.0.0.1:${port}`;
+      const live = (version: string, body: string) =>
+        cap({ name: 'rp.live', version, body: body.replaceAll('https://api.test', `http://${host}`), effects: { http: [{ host, methods: ['GET'] }] } });
+      await k3.kernel.register(op, { source: live('1.0.0', CURRENT) });
+      const inputs: Json[] = [
+        ...[1, 2, 3, 4, 5, 6, 7, 8].map((n) => ({ mode: 'plain', n })),
+        ...[1, 2, 3].map((n) => ({ mode: 'state', n })),
+        ...[1, 2].map((n) => ({ mode: 'clock', n })),
+        ...[1, 2].map((n) => ({ mode: 'fetch', n })),
+        ...[1, 2].map((n) => ({ mode: 'fail', n })),
+        { mode: 'list', n: 0 },
+      ];
+      for (const input of inputs) await k3.kernel.invoke({ name: 'rp.live', input }).catch(() => undefined);
+      const res = await k3.kernel.apply(op, { changes: [{ op: 'register', source: live('1.1.0', CANDIDATE) }], dryRun: true, replay: {} });
+      // 18 records: plain 1-4 same, 5-8 changed; state 1-2 same (each read the absent key), 3
+      // unreplayable (reads 'other'); clock unstable; fetch 1 same, 2 unreplayable (another URL);
+      // fail 1 changed, 2 same with an error; list unreplayable (the record says so).
+      expect({ ...res.replay?.[0], examples: undefined }).toEqual({
+        name: 'rp.live', from: '1.0.0', to: '1.1.0', samples: 18, same: 8, changed: 5, errors: 1, unstable: 2, unreplayable: 3, examples: undefined,
+      });
+    } finally {
+      await k3.stop();
+      await new Promise<void>((r) => api.close(() => r()));
+    }
   });
 });
