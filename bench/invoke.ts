@@ -3,6 +3,7 @@
 // start of a fresh small module (register → first result), each beside its raw baseline measured
 // in this same run: isolated-vm apply, a raw ws echo server in another process, one IPC hop. Also
 // where the time goes: the split of one call, and which process burns the CPU under load.
+// Also (issue 14) the cost of metrics and call records: bench/evaluation-cost.ts, on vs off.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -18,6 +19,7 @@ import type { Kernel } from '../kernel/kernel.ts';
 import { EchoClient, echoBaseline, INVOKE_PARAMS, ipcBaseline, isolateBaseline, STD, wsLoads, type LoadProbe } from './baselines.ts';
 import { childPids, CpuProbe, cpuLine, interleaved, log, loop, Report, summarize, type LoopResult } from './measure.ts';
 import { spawnEchoServer, spawnKernel } from './kernel-process.ts';
+import { evaluationCost } from './evaluation-cost.ts';
 
 const ECHO_SOURCE = `export const manifest = { name: 'bench.echo', version: '1.0.0', description: 'returns its input' };
 export default async (input) => input;`;
@@ -234,6 +236,9 @@ async function main(): Promise<void> {
     const coldFirst = summarize(cold.first);
     log(`  register p50 ${coldReg.p50.toFixed(2)} ms p95 ${coldReg.p95.toFixed(2)}; first invoke p50 ${coldFirst.p50.toFixed(2)} ms p95 ${coldFirst.p95.toFixed(2)}; total p50 ${coldTotal.p50.toFixed(2)} p95 ${coldTotal.p95.toFixed(2)}`);
 
+    // ---- the cost of metrics and call records (issue 14): on vs off, alternating windows
+    const evalCost = await evaluationCost(tmp, Math.max(300, Math.round(STD.maxMs / 3)));
+
     // ---- over the WebSocket: the kernel in its own process, the client here
     log('kernel over WebSocket (kernel in its own process) …');
     const child = await spawnKernel(path.join(tmp, 'ws'));
@@ -359,7 +364,17 @@ async function main(): Promise<void> {
     report.add('minimal client → kernel/info, 64 in flight', rawInfo64.perSec, 'calls/s', { baseline: { label: 'ws echo', value: echo.pipelined64.perSec } });
     report.add('minimal client → invoke, 64 in flight', rawInvoke64.perSec, 'calls/s', { baseline: { label: 'ws echo', value: echo.pipelined64.perSec } });
 
-    const errors = [k1, k64, ...side1, ...side64, ws.sequential, ws.pipelined64, ws.conns16, ws.conns64, rawInfo1, rawInvoke1, rawInfo64, rawInvoke64].reduce((n, r) => n + r.errors, 0);
+    const onOff = (figure: string, pair: [LoopResult, LoopResult], target: boolean) =>
+      report.add(figure, pair[0].perSec, 'calls/s', {
+        baseline: { label: 'metrics and records off, alternating windows', value: pair[1].perSec },
+        ...(target ? { target: { text: '≥ 0.9× off', met: (_v: number, r: number | undefined) => r !== undefined && r >= 0.9 } } : {}),
+      });
+    onOff('Kernel.invoke, 64 in flight, metrics + records on', evalCost.echo64, true);
+    onOff('Kernel.invoke, 1 in flight, metrics + records on', evalCost.echo1, false);
+    onOff('Kernel.invoke of a state read, 64 in flight, metrics + records on', evalCost.reader64, false);
+    report.add('  records kept for the echo version after the run', evalCost.recordsKept, 'count');
+
+    const errors = [k1, k64, ...evalCost.echo64, ...evalCost.echo1, ...evalCost.reader64, ...side1, ...side64, ws.sequential, ws.pipelined64, ws.conns16, ws.conns64, rawInfo1, rawInvoke1, rawInfo64, rawInvoke64].reduce((n, r) => n + r.errors, 0);
     report.add('failed calls during the loads', errors, 'count', { target: { text: '0', met: (v) => v === 0 } });
     report.note(`CPU (share of one core) while 64 calls are in flight — echo: ${cpu.echo.get('pipelined64')}; kernel over WebSocket, 1 conn: ${cpu.ws.get('pipelined64')}; 16 conns: ${cpu.ws.get('conns16')}; 64 conns: ${cpu.ws.get('conns64')}; Kernel.invoke in-process: ${cpu.inproc} (${spread}). The machine has ${os.cpus().length} cores.`);
     report.note(

@@ -10,10 +10,9 @@
 // existed), a request of it failed, or it ended in an error that says nothing of its code
 // (conflict, crash, overload).
 
-import { nanoid } from 'nanoid';
 import type { EffectRecord, EgressCaller, EgressRequest, EgressResult } from '../capabilities/effects.ts';
 import { asSubstrateError } from '../capabilities/errors.ts';
-import type { CallRecord } from '../capabilities/evaluation.ts';
+import { RECORDS_PER_VERSION, type CallRecord } from '../capabilities/evaluation.ts';
 import type { Json } from '../capabilities/types.ts';
 import type { RunResult } from '../sandbox/protocol.ts';
 import type { EffectPerformer } from './egress.ts';
@@ -29,26 +28,52 @@ export interface TraceRoot {
   version: string;
 }
 
-/** The evaluation side of invocations: metrics and records, either of which may be off. */
+/** Records a version may take at once, and per second after that (see Evaluation). */
+export const RECORD_BURST = RECORDS_PER_VERSION;
+export const RECORDS_PER_S = 100;
+
+/** The evaluation side of invocations: metrics and records, either of which may be off.
+ *
+ *  Records are budgeted per version (a token bucket: RECORD_BURST, refilled at RECORDS_PER_S):
+ *  below that rate every call is recorded; above it a version records RECORDS_PER_S calls a second
+ *  and the rest are counted in the metrics only. A version keeps its newest RECORDS_PER_VERSION
+ *  anyway, so under heavy load this spreads them over the last seconds instead of rewriting them
+ *  all every tenth of a second — which was most of the cost of recording (bench/invoke). */
 export class Evaluation {
+  private readonly budgets = new Map<string, { tokens: number; at: number }>();
+
   constructor(
     readonly metrics: Metrics | null,
     readonly records: Records | null,
     private readonly recordOf: (hash: string) => boolean,
+    private readonly now: () => number = Date.now,
   ) {}
 
   /** A trace for one root invocation; undefined when both are off. */
   begin(root: TraceRoot, input: Json, generation: number, invocationId: string, job: boolean): CallTrace | undefined {
     if (!this.metrics && !this.records) return undefined;
-    const record = this.records !== null && this.recordOf(root.hash);
+    const record = this.records !== null && this.recordOf(root.hash) && this.take(root.hash);
     return new CallTrace(this, root, input, generation, invocationId, job, record);
+  }
+
+  private take(hash: string): boolean {
+    const now = this.now();
+    let b = this.budgets.get(hash);
+    if (!b) this.budgets.set(hash, (b = { tokens: RECORD_BURST, at: now }));
+    b.tokens = Math.min(RECORD_BURST, b.tokens + ((now - b.at) * RECORDS_PER_S) / 1000);
+    b.at = now;
+    if (b.tokens < 1) return false;
+    b.tokens--;
+    return true;
   }
 }
 
 type Exchange = { request: EgressRequest; result: EgressResult };
 
-export class CallTrace {
+export class CallTrace implements EffectPerformer {
   private runs = 0;
+  private performer: (() => EffectPerformer) | undefined;
+  private readonly self = (): EffectPerformer => this;
   private uncommitted = 0;
   private last: RunResult | undefined;
   /** The current run's requests and what each got (only when recording). */
@@ -66,23 +91,29 @@ export class CallTrace {
     private readonly record: boolean,
   ) {}
 
-  /** The performer of one run (call once per run, before it): its requests are the record's. */
+  /** The performer of one run (call once per run, before it): its requests are the record's. The
+   *  trace itself performs them, through the invocation's session (`performer`, made on the first
+   *  request): one object per call, nothing allocated per run. */
   attempt(performer: () => EffectPerformer): () => EffectPerformer {
     this.exchanges = [];
+    this.performer = performer;
+    return this.self;
+  }
+
+  async perform(caller: EgressCaller, request: EgressRequest): Promise<EgressResult> {
     const list = this.exchanges;
-    const tap: EffectPerformer = {
-      perform: async (caller: EgressCaller, request: EgressRequest) => {
-        const session = (this.session ??= performer());
-        const result = await session.perform(caller, request);
-        if (this.record) list.push({ request, result });
-        return result;
-      },
-      nextAttempt: () => this.session?.nextAttempt(),
-      get records(): readonly EffectRecord[] {
-        return [];
-      },
-    };
-    return () => tap;
+    const session = (this.session ??= this.performer!());
+    const result = await session.perform(caller, request);
+    if (this.record) list.push({ request, result });
+    return result;
+  }
+
+  nextAttempt(): void {
+    this.session?.nextAttempt();
+  }
+
+  get records(): readonly EffectRecord[] {
+    return this.session?.records ?? [];
   }
 
   /** A run's result (each run, before its commit). */
@@ -125,7 +156,8 @@ export class CallTrace {
       else replayable = false;
     }
     this.ev.records.add({
-      id: `rec_${nanoid(12)}`,
+      // One record per root invocation: its id names it.
+      id: `rec_${this.invocationId}`,
       at: this.at,
       name: this.root.name,
       version: this.root.version,

@@ -14,8 +14,11 @@ import type { ParamsOf, ResultOf } from '../capabilities/protocol/methods.ts';
 import type { Principal } from '../capabilities/types.ts';
 import { recordBody, type RecordTable, type StoredRecord } from '../store/records.ts';
 
-/** Records appended at once; a fuller buffer is written without waiting for the next turn. */
+/** Records appended at once; a fuller buffer is written without waiting for the timer. */
 const FLUSH_AT = 256;
+/** The longest a record waits for its batch: one transaction per this many ms at low rates, not
+ *  one per call (reads flush first, so nothing waits for it to be listed). */
+const FLUSH_MS = 20;
 /** A record whose JSON is longer is not kept (counted in `dropped`): 1,000 of them per version
  *  must stay a bounded amount of disk. */
 export const RECORD_MAX_CHARS = 1024 * 1024;
@@ -36,14 +39,14 @@ export class Records {
     private readonly onError: (e: unknown) => void = (e) => process.stderr.write(`substrate: call records could not be written: ${String(e)}\n`),
   ) {}
 
-  /** Buffers one record; written on the next turn with the others of that turn. */
+  /** Buffers one record; written within FLUSH_MS with the others of that time. */
   add(r: CallRecord): void {
     if (this.closed) return;
     this.buffer.push(r);
     if (this.buffer.length >= FLUSH_AT) this.flush();
     else if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => this.flush());
+      setTimeout(() => this.flush(), FLUSH_MS).unref();
     }
   }
 

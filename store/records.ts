@@ -3,9 +3,10 @@
 // first per version hash or per capability name, and bounded per version.
 //
 // Retention, one rule: each version hash keeps its newest `perVersion` rows (RECORDS_PER_VERSION by
-// default); after every append the hashes it touched are pruned, each with one indexed DELETE, so a
-// version never holds more than that between two appends. Rows never hold a secret: the kernel
-// stores the redacted responses the sandbox saw and only the headers the capability itself set.
+// default); every append deletes, in its transaction, exactly the excess of each version it touched
+// (the oldest, read from the start of the (hash, seq) index: a cost of the rows deleted, not kept).
+// Rows never hold a secret: the kernel stores the redacted responses the sandbox saw and only the
+// headers the capability itself set.
 
 import type Database from 'better-sqlite3';
 import { RECORDS_PER_VERSION, type CallRecord } from '../capabilities/evaluation.ts';
@@ -78,9 +79,12 @@ export class RecordTable {
     insert: Database.Statement<unknown[]>;
     byHash: Database.Statement<[string, number, number], RecordDbRow>;
     byName: Database.Statement<[string, number, number], RecordDbRow>;
-    prune: Database.Statement<[string, string, number]>;
+    prune: Database.Statement<[string, number]>;
     count: Database.Statement<[string], number>;
   };
+  /** Rows per version, counted once per hash then kept up to date here (this connection is the
+   *  table's only writer), so a prune deletes exactly the excess, from the oldest. */
+  private readonly kept = new Map<string, number>();
   private readonly appendTxn: Database.Transaction<(rows: ReadonlyArray<{ record: CallRecord; body: string }>) => void>;
 
   constructor(
@@ -94,27 +98,38 @@ export class RecordTable {
       ),
       byHash: db.prepare(`SELECT ${COLUMNS} FROM call_records WHERE hash = ? AND seq < ? ORDER BY seq DESC LIMIT ?`),
       byName: db.prepare(`SELECT ${COLUMNS} FROM call_records WHERE name = ? AND seq < ? ORDER BY seq DESC LIMIT ?`),
-      // The seq of the oldest row to keep is found on the (hash, seq) index; older rows go.
-      prune: db.prepare(
-        `DELETE FROM call_records WHERE hash = ? AND seq < (
-           SELECT seq FROM call_records WHERE hash = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)`,
-      ),
+      // The oldest `n` rows of a version, found from the start of the (hash, seq) index.
+      prune: db.prepare('DELETE FROM call_records WHERE seq IN (SELECT seq FROM call_records WHERE hash = ? ORDER BY seq LIMIT ?)'),
       count: db.prepare<[string], number>('SELECT count(*) FROM call_records WHERE hash = ?').pluck(),
     };
     this.appendTxn = db.transaction((rows: ReadonlyArray<{ record: CallRecord; body: string }>) => {
       const touched = new Set<string>();
       for (const { record: r, body } of rows) {
+        const before = this.keptOf(r.hash);
         this.s.insert.run(r.id, r.at, r.name, r.version, r.hash, r.generation, r.invocationId, r.error ? 0 : 1, r.durationMs, r.replayable ? 1 : 0, body);
+        this.kept.set(r.hash, before + 1);
         touched.add(r.hash);
       }
-      for (const hash of touched) this.s.prune.run(hash, hash, this.perVersion - 1);
+      for (const hash of touched) {
+        const excess = this.keptOf(hash) - this.perVersion;
+        if (excess <= 0) continue;
+        this.s.prune.run(hash, excess);
+        this.kept.set(hash, this.perVersion);
+      }
     });
   }
 
   /** Appends records (in order, each with its body's JSON text) in one transaction, then prunes
    *  every version it touched to its newest `perVersion`. */
   append(rows: ReadonlyArray<{ record: CallRecord; body: string }>): void {
-    if (rows.length > 0) this.appendTxn.immediate(rows);
+    if (rows.length === 0) return;
+    try {
+      this.appendTxn.immediate(rows);
+    } catch (e) {
+      // Rolled back: the counts are counted again from the table.
+      this.kept.clear();
+      throw e;
+    }
   }
 
   /** Newest first. */
@@ -124,6 +139,12 @@ export class RecordTable {
     if (q.hash !== undefined) return this.s.byHash.all(q.hash, before, limit).map(toRecord);
     if (q.name !== undefined) return this.s.byName.all(q.name, before, limit).map(toRecord);
     return [];
+  }
+
+  private keptOf(hash: string): number {
+    let n = this.kept.get(hash);
+    if (n === undefined) this.kept.set(hash, (n = this.count(hash)));
+    return n;
   }
 
   /** Rows kept for one version. */

@@ -13,6 +13,8 @@ import type { SubstrateClient } from '../kernel/client.ts';
 import { openWritable } from '../store/db.ts';
 import { migrate } from '../store/migrations.ts';
 import { RecordTable, recordBody } from '../store/records.ts';
+import { Evaluation, RECORD_BURST, RECORDS_PER_S } from '../kernel/call-trace.ts';
+import type { Records } from '../kernel/records.ts';
 import { cap, expectType, startTestKernel, tmpDir, type TestKernel } from './helpers.ts';
 
 const SECRET = 'rec-S3CRET-7d1e5a';
@@ -34,6 +36,25 @@ describe('RecordTable (store/records.ts)', () => {
     expect(a.map((r) => r.input)).toEqual([108, 107, 106, 105, 104].map((i) => ({ i })));
     expect(t.list({ name: 'n.b', limit: 2, before: t.list({ hash: 'b', limit: 1 })[0].seq }).map((r) => r.output)).toEqual([10, 9]);
     db.close();
+  });
+});
+
+describe('the record budget (kernel/call-trace.ts)', () => {
+  it(`a version records ${RECORD_BURST} calls at once, then ${RECORDS_PER_S} a second`, () => {
+    let now = 1_000_000;
+    const added: CallRecord[] = [];
+    const records = { add: (r: CallRecord) => added.push(r) } as unknown as Records;
+    const ev = new Evaluation(null, records, () => true, () => now);
+    const root = { hash: 'h', name: 'b.x', version: '1.0.0' };
+    const call = (i: number) => ev.begin(root, i, 1, `inv${i}`, false)!.end(undefined, 1);
+    for (let i = 0; i < RECORD_BURST + 50; i++) call(i);
+    expect(added).toHaveLength(RECORD_BURST);
+    now += 1000;
+    for (let i = 0; i < 500; i++) call(i);
+    expect(added).toHaveLength(RECORD_BURST + RECORDS_PER_S);
+    // Another version has its own budget.
+    ev.begin({ ...root, hash: 'h2' }, 0, 1, 'other', false)!.end(undefined, 1);
+    expect(added.at(-1)?.hash).toBe('h2');
   });
 });
 
