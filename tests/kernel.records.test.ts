@@ -3,6 +3,7 @@
 // honoured; never a secret (set with secrets/set, echoed back by the server); records/list for
 // operators and owners only.
 
+import { rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -21,7 +22,8 @@ const SECRET = 'rec-S3CRET-7d1e5a';
 
 describe('RecordTable (store/records.ts)', () => {
   it('keeps the newest perVersion rows of each version, newest first, paged by seq', () => {
-    const db = openWritable(path.join(tmpDir(), 'r.db'));
+    const dir = tmpDir();
+    const db = openWritable(path.join(dir, 'r.db'));
     migrate(db);
     const t = new RecordTable(db, 5);
     const rec = (hash: string, i: number): CallRecord => ({
@@ -36,6 +38,7 @@ describe('RecordTable (store/records.ts)', () => {
     expect(a.map((r) => r.input)).toEqual([108, 107, 106, 105, 104].map((i) => ({ i })));
     expect(t.list({ name: 'n.b', limit: 2, before: t.list({ hash: 'b', limit: 1 })[0].seq }).map((r) => r.output)).toEqual([10, 9]);
     db.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 });
 
@@ -230,4 +233,24 @@ describe('records of a real kernel', () => {
     await expectType(client.call('records/list', { name: 'rc.owned' }), 'FORBIDDEN');
     await expectType(op.call('records/list', { name: 'rc.echo', version: '9.9.9' }), 'NOT_FOUND');
   });
+});
+
+describe('records across a restart', () => {
+  it('are in SQLite: a reopened kernel lists them; metrics start again from zero', async () => {
+    const dataDir = tmpDir();
+    let k = await startTestKernel({ dataDir });
+    try {
+      const op = await k.client();
+      await op.call('capabilities/register', { source: cap({ name: 'rr.echo', body: 'return input;' }) });
+      await op.call('capabilities/invoke', { name: 'rr.echo', input: { before: 'restart' } });
+      await k.stop();
+      k = await startTestKernel({ dataDir });
+      const hash = k.kernel.currentGraph().current('rr.echo')!.hash;
+      expect(k.kernel.records!.list(hash, 10).map((r) => r.input)).toEqual([{ before: 'restart' }]);
+      expect(k.kernel.metrics!.total(hash)).toBeUndefined();
+    } finally {
+      await k.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
