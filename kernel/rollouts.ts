@@ -30,6 +30,7 @@ import type { StoreApi } from '../store/types.ts';
 import type { ChangeSummary, GateResult, RolloutEvent, RolloutInfo, RolloutParams, RolloutsGetResult } from './api.ts';
 import type { CommitPipeline } from './commit-pipeline.ts';
 import { throwIfGatesFailed } from './gates.ts';
+import { throwIfReplayFailed } from './replay.ts';
 import type { Generation } from './generation.ts';
 import type { Preparation } from './prepare.ts';
 import type { RolloutSamples, WindowSource } from './rollout-samples.ts';
@@ -128,7 +129,7 @@ export class Rollouts {
         if (this.d.gen.recordOf(canary.hash).hasMigrate) {
           throw fail('INVALID_INPUT', `${name} ${params.version} has a migrate(): it cannot share traffic with ${baseline.version} (activate it instead)`, { name, version: params.version });
         }
-        const gates = await this.gate(principal, name, params.version);
+        const gates = await this.gate(principal, name, params.version, params.replay);
         const id = `ro_${nanoid(10)}`;
         const at = this.now();
         const rowAt = (generation: number): RolloutRow => ({
@@ -326,9 +327,12 @@ export class Rollouts {
   }
 
   /** The gates of an activate of `version` (commit-pipeline's dry run); GATE_FAILED when one fails. */
-  private async gate(principal: Principal, name: string, version: string): Promise<GateResult[]> {
-    const dry = await this.d.pipeline.apply(principal, { changes: [{ op: 'activate', name, version }], dryRun: true });
+  /** The gates of an activate of the canary (and its replay when asked), tried as a dry run. A
+   *  dry run reports replay without refusing, so the refusal is made here. */
+  private async gate(principal: Principal, name: string, version: string, replay?: RolloutParams['replay']): Promise<GateResult[]> {
+    const dry = await this.d.pipeline.apply(principal, { changes: [{ op: 'activate', name, version }], dryRun: true, ...(replay ? { replay } : {}) });
     throwIfGatesFailed(dry.gates, false, 0);
+    if (replay && dry.replay) throwIfReplayFailed(dry.replay, replay.maxChanged);
     return dry.gates;
   }
 

@@ -236,6 +236,22 @@ describe('canary rollouts', () => {
     expect(k.kernel.describe({ name: 'ro.r' }).version).toBe('1.2.0');
   }, 120_000);
 
+  it('replays recorded calls on the canary first when asked: over maxChanged, REPLAY_FAILED and no rollout', async () => {
+    const k = await kernel();
+    await k.kernel.register(op, { source: cap({ name: 'ro.r', body: 'return { n: input.n };' }) });
+    await k.kernel.register(op, { source: cap({ name: 'ro.r', version: '1.1.0', body: 'return { n: input.n + 1 };' }), activate: false });
+    for (let n = 0; n < 5; n++) await k.kernel.invoke({ name: 'ro.r', input: { n } });
+    const generation = k.kernel.info().generation;
+    const e = await k.kernel.rollouts.start(op, { name: 'ro.r', version: '1.1.0', replay: { maxChanged: 0 } }).then(
+      () => null,
+      (x: SubstrateError) => x,
+    );
+    expect(e?.type).toBe('REPLAY_FAILED');
+    expect(e?.data).toMatchObject({ capability: 'ro.r', changed: 5, maxChanged: 0 });
+    expect(k.kernel.info().generation).toBe(generation);
+    expect(k.kernel.rollouts.get('ro.r').items).toEqual([]);
+  }, 60_000);
+
   it('judges on its own samples when metrics are off', async () => {
     const k = await kernel(undefined, { metrics: false });
     await k.kernel.register(op, { source: cap({ name: 'ro.s', body: 'return 1;' }) });

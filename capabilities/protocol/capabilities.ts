@@ -13,6 +13,7 @@ import {
   limit,
   manifest,
   nextCursor,
+  replayParams,
   timestamp,
   version,
   versionParam,
@@ -67,13 +68,6 @@ export const changeParams = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('activate'), name: capabilityName, version: versionParam }),
   z.strictObject({ op: z.literal('remove'), name: capabilityName }),
 ]);
-
-export const replayParams = z
-  .strictObject({
-    samples: z.number().int().min(0).max(1000).optional().meta({ default: 100, description: 'Recorded calls replayed per changed capability (newest first)' }),
-    maxChanged: z.number().int().min(0).optional().meta({ description: 'Refuse the changeset (REPLAY_FAILED) when a capability changes more answers than this' }),
-  })
-  .meta({ description: "Replay each changed capability's candidate on recorded calls of the version it replaces, before committing" });
 
 export const applyParams = z.strictObject({
   changes: z.array(changeParams).min(1).meta({ description: 'The changes, in order' }),

@@ -52,3 +52,11 @@ export const manifest = z.custom<Manifest>().meta({ description: 'The manifest (
 
 /** Params of a method that takes none: absent or `{}`. */
 export const noParams = z.strictObject({}).optional();
+
+/** apply's and capabilities/rollout's `replay` (kernel/replay.ts). */
+export const replayParams = z
+  .strictObject({
+    samples: z.number().int().min(0).max(1000).optional().meta({ default: 100, description: 'Recorded calls replayed per changed capability (newest first)' }),
+    maxChanged: z.number().int().min(0).optional().meta({ description: 'Refuse the changeset (REPLAY_FAILED) when a capability changes more answers than this' }),
+  })
+  .meta({ description: "Replay each changed capability's candidate on recorded calls of the version it replaces, before committing" });

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { ROLLOUT_DEFAULTS } from '../evaluation.ts';
 import { ROLLOUT_EVENT_TYPES } from './constants.ts';
-import { capabilityName, generation, jsonObject, language, timestamp, version, versionParam } from './common.ts';
+import { capabilityName, generation, jsonObject, language, replayParams, timestamp, version, versionParam } from './common.ts';
 
 export const verdictCheck = z.object({
   id: z.enum(['minCalls', 'errorRateDelta', 'p99Ratio']),
@@ -85,6 +85,7 @@ export const rolloutParams = z.strictObject({
   minCalls: z.number().int().min(1).optional().meta({ default: ROLLOUT_DEFAULTS.minCalls, description: 'Root calls each version needs in a step for a verdict' }),
   maxErrorRateDelta: z.number().min(0).max(1).optional().meta({ default: ROLLOUT_DEFAULTS.maxErrorRateDelta, description: "Canary's error rate minus the current version's, at most" }),
   maxP99Ratio: z.number().gt(0).optional().meta({ default: ROLLOUT_DEFAULTS.maxP99Ratio, description: "Canary's p99 over the current version's, at most" }),
+  replay: replayParams.optional().meta({ description: 'Replay recorded calls of the current version on the canary before the first step, as apply does; over maxChanged refuses with REPLAY_FAILED' }),
 });
 
 export const rolloutsGetParams = z.strictObject({ name: capabilityName.optional().meta({ description: "This name's rollouts (default: everyone's)" }) });
