@@ -12,7 +12,8 @@ import { RpcProtocolError, RPC_CODES, SubstrateError, asSubstrateError } from '.
 import { MAX_MESSAGE_DEPTH, jsonValueDepth, textMayExceed, tooDeep } from '../capabilities/json-limits.ts';
 import type { Principal } from '../capabilities/types.ts';
 import { CLOSE_UNAUTHORIZED, type EventType, type KernelEvent } from './api.ts';
-import { WS_PROTOCOL, bearer, protocolOffer, type Auth } from './auth.ts';
+import { WS_PROTOCOL, bearer, type Auth } from './auth.ts';
+import { decideUpgrade, refuseUpgrade } from './upgrade-auth.ts';
 import { OriginPolicy, corsHeaders, isPreflight, normalizeOrigin, preflightHeaders, refusalBody } from './http-origin.ts';
 import { LogAccess } from './log-access.ts';
 import { answerHealth } from './health.ts';
@@ -141,34 +142,9 @@ export class Server {
       handleProtocols: (offered) => (offered.has(WS_PROTOCOL) ? WS_PROTOCOL : false),
     });
     this.http.on('upgrade', (req, socket, head) => {
-      if (this.closing || pathOf(req.url) !== '/') {
-        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
-        return;
-      }
-      // A page of another site can open a WebSocket to the loopback (browsers send its Origin).
-      const refused = this.origins?.check(req.headers);
-      if (refused) {
-        const body = refusalBody(refused);
-        socket.end(`HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-        return;
-      }
-      // Browsers cannot set Authorization on a WebSocket: they offer the token as a subprotocol
-      // (auth.ts protocolOffer), after the Origin check above, which keeps other sites out.
-      const offer = protocolOffer(req.headers['sec-websocket-protocol']);
-      const headerToken = bearer(req.headers.authorization);
-      const token = headerToken ?? offer.token;
-      const principal = this.auth.verify(token);
-      if (!principal || (!headerToken && !offer.speaks)) {
-        const message = !token
-          ? 'an Authorization: Bearer <token> header (or, from a browser, the subprotocols substrate.v1 and substrate.token.<token>) is required'
-          : !principal
-            ? `the ${headerToken ? 'bearer' : 'subprotocol'} token is unknown or revoked`
-            : `a token sent as a subprotocol needs the subprotocol ${WS_PROTOCOL} offered beside it`;
-        const body = JSON.stringify({ error: { type: 'UNAUTHORIZED', message } });
-        socket.end(`HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-        return;
-      }
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, token, principal));
+      const d = decideUpgrade(req, this.closing ? '' : pathOf(req.url), this.origins, this.auth);
+      if (!d.ok) return refuseUpgrade(socket, d);
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, d.token, d.principal));
     });
     rpc.kernel.events.on('event', this.onEvent);
     this.offRevoke = auth.onRevoke((id) => this.endRevoked(id));
