@@ -58,7 +58,15 @@ export class Records {
     this.buffer = [];
     const rows: Array<{ record: CallRecord; body: string }> = [];
     for (const record of batch) {
-      const body = recordBody(record);
+      let body: string;
+      try {
+        body = recordBody(record);
+      } catch {
+        // An input or output too deep for JSON.stringify (the call itself failed on it, typed):
+        // not recordable, and never allowed to throw out of this timer into the kernel process.
+        this.dropped++;
+        continue;
+      }
       if (body.length > RECORD_MAX_CHARS) this.dropped++;
       else rows.push({ record, body });
     }

@@ -344,6 +344,11 @@ describe('a caller of the Kernel API in the same process', () => {
       expect(deep.status).toBe('rejected');
       expect((deep as PromiseRejectedResult).reason).toMatchObject({ type: 'PAYLOAD_TOO_LARGE', data: { what: 'input', limitKind: 'depth', limit: MAX_JSON_DEPTH } });
       expect(fine.status === 'fulfilled' && fine.value.output).toEqual({ ok: 1 });
+      // Its record cannot be serialized either: it is dropped, counted, and nothing throws out of
+      // the records' flush into the kernel process.
+      k.kernel.records?.flush();
+      expect(k.kernel.records?.dropped).toBeGreaterThan(0);
+      expect(k.kernel.records?.list({ name: 'echo' }, 10).map((r) => r.input)).toEqual([{ ok: 1 }]);
     } finally {
       await k.stop();
     }
