@@ -7,7 +7,8 @@
 import { isIP } from 'node:net';
 import { addressClass } from '../capabilities/addresses.ts';
 import { matchesDestination, methodAllowed, namesLiterally, parseDestination, urlHost, urlPort, type Destination } from '../capabilities/destinations.ts';
-import type { HttpEffect } from '../capabilities/effects.ts';
+import { nanoid } from 'nanoid';
+import type { EffectRecord, EgressCaller, EgressRequest, HttpEffect } from '../capabilities/effects.ts';
 import { fail, type SubstrateError } from '../capabilities/errors.ts';
 import type { Manifest } from '../capabilities/types.ts';
 
@@ -212,4 +213,29 @@ export function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
       (e: unknown) => { signal.removeEventListener('abort', onAbort); reject(e); },
     );
   });
+}
+
+/** A journal record of one request as it starts: nothing known yet but who asks and what. */
+export function startRecord(caller: EgressCaller, request: EgressRequest, at: number, invocationId: string, owner: EgressOwner | null): EffectRecord {
+  const url = String(request.url).slice(0, MAX_URL_LENGTH);
+  return {
+    id: `eff_${nanoid(12)}`,
+    at,
+    invocationId,
+    name: caller.name,
+    version: caller.version,
+    hash: caller.hash,
+    principal: owner?.id ?? '',
+    principalName: owner?.name ?? '',
+    method: typeof request.method === 'string' ? request.method.toUpperCase() : '',
+    url,
+    finalUrl: url,
+    status: null,
+    error: null,
+    requestBytes: 0,
+    responseBytes: 0,
+    durationMs: 0,
+    replayed: false,
+    response: null,
+  };
 }

@@ -12,11 +12,10 @@
 // sets content-type); any other JSON value as its JSON text (application/json).
 
 import { STATUS_CODES } from 'node:http';
-import { nanoid } from 'nanoid';
 import { effectLimits, type EffectRecord, type EgressCaller, type EgressRequest, type EgressResponse, type EgressResult, type HttpFixture } from '../capabilities/effects.ts';
 import { asSubstrateError, fail } from '../capabilities/errors.ts';
 import type { Manifest } from '../capabilities/types.ts';
-import { authorize, normalMethod, parseTarget } from './egress-check.ts';
+import { authorize, normalMethod, parseTarget, startRecord } from './egress-check.ts';
 
 export interface FixtureOptions {
   fixtures: HttpFixture[];
@@ -93,26 +92,7 @@ export function fixtureSession(opts: FixtureOptions): FixtureSession {
     nextAttempt() {},
     perform(caller, request) {
       const at = now();
-      const record: EffectRecord = {
-        id: `eff_${nanoid(12)}`,
-        at,
-        invocationId: opts.invocationId ?? 'gate',
-        name: caller.name,
-        version: caller.version,
-        hash: caller.hash,
-        principal: '',
-        principalName: '',
-        method: String(request.method),
-        url: String(request.url),
-        finalUrl: String(request.url),
-        status: null,
-        error: null,
-        requestBytes: 0,
-        responseBytes: 0,
-        durationMs: 0,
-        replayed: false,
-        response: null,
-      };
+      const record = startRecord(caller, request, at, opts.invocationId ?? 'gate', null);
       let result: EgressResult;
       try {
         const response = serve(caller, request, record);

@@ -39,11 +39,10 @@
 
 import dns from 'node:dns';
 import { createHash } from 'node:crypto';
-import { nanoid } from 'nanoid';
 import { effectLimits, JOURNAL_BYTES_PER_TREE, MAX_REDIRECTS, type EffectLimits, type EffectRecord, type EgressCaller, type EgressRequest, type EgressResponse, type EgressResult } from '../capabilities/effects.ts';
 import { fail, SubstrateError } from '../capabilities/errors.ts';
 import type { Manifest } from '../capabilities/types.ts';
-import { abortable, authorize, MAX_URL_LENGTH, normalMethod, parseTarget, resolveChecked, type EgressOwner, type HttpGrant, type Lookup } from './egress-check.ts';
+import { abortable, authorize, normalMethod, parseTarget, resolveChecked, startRecord, type EgressOwner, type HttpGrant, type Lookup } from './egress-check.ts';
 import { fixtureSession } from './egress-fixtures.ts';
 import { ACCEPT_ENCODING, HopError, sendHop } from './egress-http.ts';
 import { headerValue, Redactor, secretsFor, type EgressSecret } from './egress-redact.ts';
@@ -147,26 +146,7 @@ export class EgressSession implements EffectPerformer {
   async perform(caller: EgressCaller, request: EgressRequest): Promise<EgressResult> {
     const started = this.now();
     const owner = this.opts.policy.ownerOf(caller.hash);
-    const record: EffectRecord = {
-      id: `eff_${nanoid(12)}`,
-      at: started,
-      invocationId: this.invocationId,
-      name: caller.name,
-      version: caller.version,
-      hash: caller.hash,
-      principal: owner?.id ?? '',
-      principalName: owner?.name ?? '',
-      method: typeof request.method === 'string' ? request.method.toUpperCase() : '',
-      url: String(request.url).slice(0, MAX_URL_LENGTH),
-      finalUrl: String(request.url).slice(0, MAX_URL_LENGTH),
-      status: null,
-      error: null,
-      requestBytes: 0,
-      responseBytes: 0,
-      durationMs: 0,
-      replayed: false,
-      response: null,
-    };
+    const record = startRecord(caller, request, started, this.invocationId, owner);
     const controller = new AbortController();
     const remaining = caller.deadline - started;
     const timer = setTimeout(() => controller.abort(fail('EFFECT_FAILED', `fetch ${record.url} failed: timeout`, { url: record.url, reason: 'timeout' })), Math.min(Math.max(0, remaining), MAX_TIMER_MS));
