@@ -157,7 +157,10 @@ describe('web console (headless Chromium)', () => {
       await c.call('capabilities/register', { source: cap({ name: 'demo.broken', body: "throw new Error('the disk is on fire');" }) });
       await page.getByTestId('invoke-name').locator('option[value="demo.broken"]').waitFor({ state: 'attached', ...WAIT });
       await page.getByTestId('invoke-name').selectOption('demo.broken');
+      // Its describe fills the form (no tests, no schema: {}); then the input is ours.
+      await expect.poll(() => page.getByTestId('invoke-input').inputValue(), WAIT).toBe('{}');
       await page.getByTestId('invoke-input').fill('{}');
+      await expect.poll(() => page.getByTestId('invoke').isEnabled(), WAIT).toBe(true);
       await page.getByTestId('invoke').click();
       await expect.poll(() => page.locator('[data-testid="invoke-error"] .error-type').textContent(), WAIT).toBe('CAPABILITY_ERROR');
       await expect(page.getByTestId('invoke-error').textContent()).resolves.toContain('the disk is on fire');

@@ -20,27 +20,39 @@ export function InvokeView() {
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
 
+  // Each effect drops an answer that arrives after a newer request of its kind was made (a slow
+  // list or describe must not undo a later selection).
   useEffect(() => {
+    let stale = false;
     rpc
       .call<{ items: ListItem[] }>('capabilities/list', { limit: 500 })
       .then((r) => {
+        if (stale) return;
         const current = r.items.filter((c) => c.current);
         setCaps(current);
         setName((n) => (n && current.some((c) => c.name === n) ? n : (current[0]?.name ?? '')));
       })
-      .catch(setError);
+      .catch((e: unknown) => stale || setError(e));
+    return () => {
+      stale = true;
+    };
   }, [rpc, commits]);
 
   useEffect(() => {
     if (!name) return;
+    let stale = false;
     rpc
       .call<Describe>('capabilities/describe', { name })
       .then((d) => {
+        if (stale) return;
         setDesc(d);
         const example = d.manifest.tests?.find((t) => t.input !== undefined)?.input;
         setText(JSON.stringify(example ?? skeleton(d.manifest.inputSchema), null, 2));
       })
-      .catch(setError);
+      .catch((e: unknown) => stale || setError(e));
+    return () => {
+      stale = true;
+    };
   }, [rpc, name]);
 
   const parsed = useMemo((): { ok: true; value: unknown } | { ok: false; message: string } => {
