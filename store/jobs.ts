@@ -90,10 +90,18 @@ export class JobTable {
       nextDue: db.prepare<[], number>("SELECT min(run_at) FROM jobs WHERE status IN ('pending', 'failed')").pluck(),
       claim: db.prepare<[number, string], number>("UPDATE jobs SET status = 'running', attempt = attempt + 1, started_at = ? WHERE id = ? AND status IN ('pending', 'failed') RETURNING attempt").pluck(),
       finish: db.prepare(
-        `UPDATE jobs SET status = @status, finished_at = @now, run_at = @runAt, error = @error, output = @output, version = @version, generation = @generation
+        `UPDATE jobs SET status = @status, finished_at = @now, run_at = @runAt, error = @error, output = @output, version = @version, generation = @generation,
+         lease_owner = NULL, lease_until = NULL
          WHERE id = @id AND status = 'running'`,
       ),
-      recover: db.prepare("UPDATE jobs SET status = 'pending', attempt = max(0, attempt - 1) WHERE status = 'running'"),
+      claimDue: db.prepare<{ now: number; limit: number; owner: string; until: number }, RawJob>(
+        `UPDATE jobs SET status = 'running', attempt = attempt + 1, started_at = @now, lease_owner = @owner, lease_until = @until
+         WHERE id IN (SELECT id FROM jobs WHERE status IN ('pending', 'failed') AND run_at <= @now ORDER BY run_at, id LIMIT @limit)
+         RETURNING ${COLUMNS}`,
+      ),
+      renew: db.prepare<[number, string]>("UPDATE jobs SET lease_until = ? WHERE status = 'running' AND lease_owner = ?"),
+      recoverExpired: db.prepare<[number]>("UPDATE jobs SET status = 'pending', attempt = max(0, attempt - 1), lease_owner = NULL, lease_until = NULL WHERE status = 'running' AND lease_until < ?"),
+      recover: db.prepare("UPDATE jobs SET status = 'pending', attempt = max(0, attempt - 1), lease_owner = NULL, lease_until = NULL WHERE status = 'running'"),
       retry: db.prepare<[number, string]>("UPDATE jobs SET status = 'pending', attempt = 0, run_at = ?, error = NULL WHERE id = ? AND status IN ('dead', 'cancelled', 'failed')"),
       cancel: db.prepare<[number, string]>("UPDATE jobs SET status = 'cancelled', finished_at = ? WHERE id = ? AND status IN ('pending', 'failed')"),
       pendingOfOrigin: db.prepare<[string, string], number>(
@@ -174,6 +182,23 @@ export class JobTable {
         generation: end.generation,
       }).changes === 1
     );
+  }
+
+  /** Claims up to `limit` due jobs for `lease.owner` until `lease.until` (pending | failed →
+   *  running, attempt + 1): each claimed by exactly one caller, even with several kernels (on
+   *  PostgreSQL the candidates are taken FOR UPDATE SKIP LOCKED). Returns the claimed rows. */
+  claimDue(now: number, limit: number, lease: { owner: string; until: number }): JobRow[] {
+    return this.s.claimDue.all({ now, limit, owner: lease.owner, until: lease.until }).map(toRow);
+  }
+
+  /** Extends the lease of every job `owner` runs; returns how many. */
+  renewLeases(owner: string, until: number): number {
+    return this.s.renew.run(until, owner).changes;
+  }
+
+  /** Running jobs whose lease ended before `now` (their kernel died) become pending again. */
+  recoverExpired(now: number): number {
+    return this.s.recoverExpired.run(now).changes;
   }
 
   /** At a kernel's start: jobs left running by a kernel that died run again. Returns how many. */

@@ -258,6 +258,20 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   // Canary rollouts (store/rollouts.ts keeps its schema beside the table's statements).
   ROLLOUTS_MIGRATION,
+  {
+    version: 7,
+    name: 'job leases',
+    up(db) {
+      db.exec(`
+        -- Who runs a running job and until when (issue 17): a kernel renews the leases of the jobs
+        -- it runs; a running job whose lease ran out belonged to a kernel that died and is pending
+        -- again. NULL on rows that are not running.
+        ALTER TABLE jobs ADD COLUMN lease_owner TEXT NULL;
+        ALTER TABLE jobs ADD COLUMN lease_until INTEGER NULL;
+        CREATE INDEX jobs_running_lease ON jobs (lease_until) WHERE status = 'running';
+      `);
+    },
+  },
 ];
 
 /** The schema version of the file (0 for a new, empty file). */

@@ -9,6 +9,7 @@
 // <data>/substrate.db-wal and <data>/substrate.db-shm if present (they belong to the replaced file),
 // and start the kernel again.
 
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type Database from 'better-sqlite3';
@@ -26,6 +27,7 @@ import { SecretTable } from './secrets.ts';
 import { EffectTable } from './effects.ts';
 import { RecordTable } from './records.ts';
 import { RolloutTable } from './rollouts.ts';
+import type { StoreNotice } from './types.ts';
 import type { CapabilityRow, CommitInput, GrantKind, GrantRow, JournalEntry, NamespaceOwnerRow, StoreApi, TokenRow, VersionMeta } from './types.ts';
 
 export { openReadOnlyState, type ReadOnlyState } from './state.ts';
@@ -104,6 +106,9 @@ export class Store implements StoreApi {
   readonly records: RecordTable;
   readonly rollouts: RolloutTable;
   private gen: number;
+  readonly backend = 'sqlite' as const;
+  readonly kernelId = `k-${randomUUID()}`;
+  private readonly listeners = new Set<(n: StoreNotice) => void>();
 
   private readonly s: {
     getVersion: Database.Statement<[string], VersionDbRow>;
@@ -238,6 +243,36 @@ export class Store implements StoreApi {
   close(): void {
     if (this.db.open) this.db.close();
   }
+
+  // ---- sharing: one kernel per SQLite file (kernel/data-dir.ts locks it), so the stored
+  // generation is always the one this kernel committed and every notice is its own ----
+
+  storedGeneration(): number {
+    return this.gen;
+  }
+
+  adoptGeneration(generation: number): void {
+    this.gen = generation;
+  }
+
+  publish(channel: 'event', payload: string): void {
+    const n: StoreNotice = { channel, payload };
+    // Asynchronous like NOTIFY: a listener never runs inside its publisher's call.
+    queueMicrotask(() => {
+      for (const l of this.listeners) l(n);
+    });
+  }
+
+  subscribe(listener: (n: StoreNotice) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  tryLock(_name: string): boolean {
+    return true;
+  }
+
+  unlock(_name: string): void {}
 
   // ---- graph ----
 

@@ -99,9 +99,40 @@ export interface CommitInput {
 }
 
 
+/** A message between kernels sharing one store (PostgreSQL NOTIFY; on SQLite only this kernel
+ *  hears its own). `generation`: payload is the new generation's number, sent by commit() inside
+ *  its transaction. `event`: a kernel event as JSON (kernel/events.ts), at most NOTICE_MAX_BYTES.
+ *  `reconnected`: the store lost its server connection and has it again; notices sent meanwhile
+ *  are lost, so a listener catches up from the store (storedGeneration(), history()). */
+export type StoreNotice = { channel: 'generation'; payload: string } | { channel: 'event'; payload: string } | { channel: 'reconnected'; payload: '' };
+
+/** PostgreSQL's NOTIFY payload limit is 8000 bytes; kept below it. */
+export const NOTICE_MAX_BYTES = 7900;
+
+/** Which engine holds the store. */
+export type StoreBackend = 'sqlite' | 'postgres';
+
 export interface StoreApi {
   readonly path: string;
   close(): void;
+
+  // ---- sharing (issue 17: several kernels on one PostgreSQL; SQLite has exactly one kernel) ----
+  readonly backend: StoreBackend;
+  /** This kernel's id in the store: leases of the jobs it runs, the rollout lock. */
+  readonly kernelId: string;
+  /** The generation as stored now, read from the database (another kernel may have committed
+   *  since generation(), which is the one this kernel last committed or adopted). */
+  storedGeneration(): number;
+  /** Tells this kernel's store that the kernel adopted `generation` (committed elsewhere). */
+  adoptGeneration(generation: number): void;
+  /** Sends a notice to every kernel on the store (this one included). */
+  publish(channel: 'event', payload: string): void;
+  /** Listens for notices; returns the unsubscribe. Listeners run on the event loop. */
+  subscribe(listener: (n: StoreNotice) => void): () => void;
+  /** A named lock held by this kernel until unlock() or its death (PostgreSQL: a session advisory
+   *  lock); SQLite: always true. */
+  tryLock(name: string): boolean;
+  unlock(name: string): void;
 
   // ---- graph ----
   generation(): number;
