@@ -252,6 +252,8 @@ export class CommitPipeline {
               gates,
               state,
             });
+            // Not passed yet (one kernel per store until issue 17's adoption lands).
+            if (generation === 'stale') throw fail('STATE_CONFLICT', 'the stored generation moved under this changeset', {});
             if (generation === 'conflict') {
               if (attempt >= KERNEL_LIMITS.maxConflictReruns) {
                 throw fail('STATE_CONFLICT', 'migrations kept conflicting with concurrent invocations', { reruns: attempt });
@@ -302,7 +304,7 @@ export class CommitPipeline {
         // Commits are serialized here, so the generation it gets is the next one.
         rollout: input.row(this.store.generation() + 1),
       });
-      if (generation === 'conflict') throw fail('STATE_CONFLICT', 'a rollout commit without state cannot conflict', {});
+      if (generation === 'conflict' || generation === 'stale') throw fail('STATE_CONFLICT', 'a rollout commit without state cannot conflict', {});
       const retired = this.gen.install(plan?.candidate ?? before, generation, splitOf(this.store.rollouts.running()));
       if (retired.length) this.pool.retire(retired);
       if (plan) this.announce(input.principal, input.changes, generation, false);

@@ -126,7 +126,7 @@ export class Store implements StoreApi {
   };
 
   private readonly commitStateTxn: Database.Transaction<(txn: TxnRecord) => 'ok' | 'conflict'>;
-  private readonly commitTxn: Database.Transaction<(input: CommitInput) => number | 'conflict'>;
+  private readonly commitTxn: Database.Transaction<(input: CommitInput) => number | 'conflict' | 'stale'>;
 
   private constructor(file: string, db: Db) {
     this.path = file;
@@ -178,7 +178,8 @@ export class Store implements StoreApi {
       return 'ok';
     });
 
-    this.commitTxn = db.transaction((input: CommitInput) => {
+    this.commitTxn = db.transaction((input: CommitInput): number | 'conflict' | 'stale' => {
+      if (input.baseGeneration !== undefined && input.baseGeneration !== this.gen) return 'stale';
       // State first: a stale migration read must leave no trace of the rest.
       if (input.state && !this.stateWriter.valid(input.state)) return 'conflict';
       if (input.state?.jobKeys && !this.jobs.keysValid(input.state.jobKeys)) return 'conflict';
@@ -309,11 +310,11 @@ export class Store implements StoreApi {
     return this.s.capabilities.all().map(toCapability);
   }
 
-  commit(input: CommitInput): number | 'conflict' {
+  commit(input: CommitInput): number | 'conflict' | 'stale' {
     // BEGIN IMMEDIATE: take the write lock before reading, so the state validation and the writes
     // see the same database.
     const result = this.commitTxn.immediate(input);
-    if (result !== 'conflict') this.gen = result;
+    if (typeof result === 'number') this.gen = result;
     return result;
   }
 

@@ -96,6 +96,10 @@ export interface CommitInput {
   /** A rollout's row as of this commit (its step, or its end): written in the same transaction,
    *  so the stored generation and its traffic split never disagree (store/rollouts.ts). */
   rollout?: RolloutRow;
+  /** The generation this change was planned and gated on. When set and the stored generation is
+   *  another one (a kernel sharing the store committed meanwhile), nothing is written and commit()
+   *  returns 'stale': the caller adopts the stored generation and plans again. */
+  baseGeneration?: number;
 }
 
 
@@ -142,7 +146,7 @@ export interface StoreApi {
   allVersionMeta(): VersionMeta[];
   capability(name: string): CapabilityRow | undefined;
   capabilities(): CapabilityRow[];
-  commit(input: CommitInput): number | 'conflict';
+  commit(input: CommitInput): number | 'conflict' | 'stale';
 
   // ---- journal ----
   /** Newest first. `before` pages by journal seq (exclusive); `name` keeps rows whose changes
