@@ -40,7 +40,7 @@ function version(name: string, v: string, deps: { [n: string]: string } = {}): V
   };
 }
 
-function register(store: Store, by: Principal, ...vs: VersionRecord[]): number | 'conflict' {
+function register(store: Store, by: Principal, ...vs: VersionRecord[]): number | 'conflict' | 'stale' {
   const input: CommitInput = {
     principal: by,
     newVersions: vs,
