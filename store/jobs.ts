@@ -92,7 +92,7 @@ export class JobTable {
       finish: db.prepare(
         `UPDATE jobs SET status = @status, finished_at = @now, run_at = @runAt, error = @error, output = @output, version = @version, generation = @generation,
          lease_owner = NULL, lease_until = NULL
-         WHERE id = @id AND status = 'running'`,
+         WHERE id = @id AND status = 'running' AND (CAST(@owner AS TEXT) IS NULL OR lease_owner = @owner)`,
       ),
       claimDue: db.prepare<{ now: number; limit: number; owner: string; until: number }, RawJob>(
         `UPDATE jobs SET status = 'running', attempt = attempt + 1, started_at = @now, lease_owner = @owner, lease_until = @until
@@ -169,7 +169,9 @@ export class JobTable {
   }
 
   /** running → succeeded | failed (with when it is due again) | dead. */
-  finish(id: string, end: { status: 'succeeded' | 'failed' | 'dead'; now: number; runAt?: number; error?: unknown; output?: Json; version: string | null; generation: number | null }): boolean {
+  /** With `owner`: only while that kernel still holds the job's lease (a kernel whose lease ran
+   *  out and whose job another kernel claimed again changes nothing). */
+  finish(id: string, end: { status: 'succeeded' | 'failed' | 'dead'; now: number; runAt?: number; error?: unknown; output?: Json; version: string | null; generation: number | null; owner?: string }): boolean {
     return (
       this.s.finish.run({
         id,
@@ -180,6 +182,7 @@ export class JobTable {
         output: end.output === undefined ? null : JSON.stringify(end.output),
         version: end.version,
         generation: end.generation,
+        owner: end.owner ?? null,
       }).changes === 1
     );
   }
